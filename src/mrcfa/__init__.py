@@ -1,0 +1,1 @@
+from .configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig  # noqa: F401

@@ -105,6 +105,33 @@ class MrcfaConfig(SegformerConfig):
         kwargs = {**MRCFA_PRESETS[key], **overrides}
         return cls(**kwargs)
 
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """Also accepts a SegFormer / MiT config (`model_type="segformer"`, e.g. `nvidia/mit-b1`): its encoder fields
+        are kept, the head takes the official MRCFA settings of the matching preset, and its labels (ImageNet or
+        ADE20k classes, which mean nothing to a fresh MRCFA head) are replaced by VSPW's unless given in `kwargs`."""
+        if config_dict.get("model_type", cls.model_type) != cls.model_type:
+            config_dict = cls._from_segformer_dict(config_dict)
+        return super().from_dict(config_dict, **kwargs)
+
+    @classmethod
+    def _from_segformer_dict(cls, config_dict: dict) -> dict:
+        encoder_fields = (
+            "num_channels", "num_encoder_blocks", "depths", "sr_ratios", "hidden_sizes", "patch_sizes", "strides",
+            "num_attention_heads", "mlp_ratios", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+            "drop_path_rate", "layer_norm_eps", "initializer_range",
+        )  # fmt: skip
+        adapted = {k: config_dict[k] for k in encoder_fields if k in config_dict}
+        for preset in MRCFA_PRESETS.values():
+            if tuple(adapted.get("hidden_sizes", ())) == preset["hidden_sizes"] and tuple(
+                adapted.get("depths", ())
+            ) == tuple(preset["depths"]):
+                adapted.update(stm_keep_ratio=preset["stm_keep_ratio"], refinement_layout=preset["refinement_layout"])
+                break
+        else:
+            adapted["refinement_layout"] = "single_layer"
+        return adapted
+
     def validate_mrcfa(self):
         """Part of the `@strict` validation: the MRCFA fields and the encoder lists they rely on."""
         if self.num_clips < 2:

@@ -1,0 +1,294 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""MRCFA: Mining Relations among Cross-Frame Affinities for Video Semantic Segmentation (ECCV 2022).
+
+`MrcfaForVideoSemanticSegmentation` = transformers' `SegformerModel` (MiT encoder, held as `self.segformer` so that
+SegFormer / MiT checkpoints transfer) + the MRCFA head (`modeling_mrcfa_head.py`).
+
+This file ships inside every saved checkpoint (``trust_remote_code``): it imports only torch, transformers and
+single-dot relative modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import SegformerModel, SegformerPreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_mrcfa import MrcfaConfig
+from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
+
+AUTO_MAP = {
+    "AutoConfig": "configuration_mrcfa.MrcfaConfig",
+    "AutoModel": "modeling_mrcfa.MrcfaForVideoSemanticSegmentation",
+    "AutoModelForSemanticSegmentation": "modeling_mrcfa.MrcfaForVideoSemanticSegmentation",
+}
+
+
+@dataclass
+class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
+    r"""Output of [`MrcfaForVideoSemanticSegmentation`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
+            With a full clip: `frame_loss_weight * CE(frame_logits, per-frame labels) + CE(ensemble outputs, target
+            label)`; with one frame: `CE(logits, labels)`. Logits are resized to the label size first; the mean runs
+            over all pixels, ignored ones included (the official mmseg reduction).
+        logits (`torch.FloatTensor` of shape `[batch, num_labels, height/4, width/4]`):
+            The prediction for the target (last) frame: the ensemble output for a full clip, the per-frame SegFormer
+            logits for a single frame. In training mode with a full clip, this is the ensemble output too.
+        frame_logits (`torch.FloatTensor` of shape `[batch, frames, num_labels, height/4, width/4]`):
+            Per-frame SegFormer logits of every frame.
+        reference_logits (`torch.FloatTensor` of shape `[batch, frames - 1, num_labels, height/4, width/4]`, *optional*):
+            Outputs of the per-reference ensemble decoders (full clips only).
+        stm_mask (`torch.BoolTensor` of shape `[batch, frames - 1, N]`, *optional*):
+            Reference tokens (1/32 grid, `N = (height/32) * (width/32)`) kept by Selective Token Masking; returned with
+            `output_affinities=True` for full clips.
+        affinity (`torch.FloatTensor` of shape `[batch, frames - 1, N_target, s]`, *optional*):
+            Refined cross-frame affinity of every target token (1/8 grid, row-major) to the `s` kept tokens of each
+            reference frame (increasing token order), before the softmax; with `output_affinities=True`.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Encoder stage outputs, frames flattened into the batch: `[batch * frames, hidden_sizes[i], h_i, w_i]`
+            (frame `t` of clip `b` at index `b * frames + t`).
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Encoder attention weights, frames flattened into the batch as for `hidden_states`.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    frame_logits: torch.FloatTensor | None = None
+    reference_logits: torch.FloatTensor | None = None
+    stm_mask: torch.BoolTensor | None = None
+    affinity: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """Cross-entropy of `logits` `[N, C, h, w]` (resized bilinearly to the labels' size) against `labels` `[N, H, W]`,
+    averaged over **all** pixels, ignored ones included (they contribute 0): mmseg's reduction."""
+    if logits.shape[-2:] != labels.shape[-2:]:
+        logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    return F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none").mean()
+
+
+class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
+    """MRCFA video semantic segmentation model: MiT encoder + MRCFA head.
+
+    Input a clip `[batch, frames, 3, height, width]` with `frames == config.num_clips` (references oldest first, target
+    last) or a single frame `[batch, 3, height, width]`; `height` and `width` must be divisible by 32.
+    """
+
+    config_class = MrcfaConfig
+    config: MrcfaConfig
+    input_modalities = ("video", "image")
+    _no_split_modules = ["SegformerStage"]
+    _can_compile_fullgraph = False
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__(config)
+        self.segformer = SegformerModel(config)
+        _apply_official_layer_norm_eps(self.segformer, config.layer_norm_eps)
+        self.decode_head = MrcfaHead(config)
+        self.post_init()
+
+    # ----------------------------------------------------------------------------------------------------- checks
+    def _check_pixel_values(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
+        if not isinstance(pixel_values, torch.Tensor):
+            raise ValueError(f"pixel_values must be a torch.Tensor, got {type(pixel_values).__name__}.")
+        if pixel_values.ndim == 4:
+            pixel_values = pixel_values.unsqueeze(1)
+        elif pixel_values.ndim != 5:
+            raise ValueError(
+                "pixel_values must be a clip [batch, frames, 3, height, width] or a frame [batch, 3, height, width], "
+                f"got shape {tuple(pixel_values.shape)}."
+            )
+        batch, frames, channels, height, width = pixel_values.shape
+        if channels != self.config.num_channels:
+            raise ValueError(
+                f"pixel_values must have {self.config.num_channels} channels in dim -3, got {channels} "
+                f"(shape {tuple(pixel_values.shape)})."
+            )
+        if height % 32 or width % 32:
+            raise ValueError(f"height and width must be divisible by 32, got {height}x{width}.")
+        if frames not in (1, self.config.num_clips):
+            raise ValueError(
+                f"a clip must have 1 frame or num_clips={self.config.num_clips} frames (references then target), "
+                f"got {frames}."
+            )
+        if batch == 0:
+            raise ValueError("pixel_values has an empty batch.")
+        return pixel_values, frames
+
+    def _check_labels(self, labels: torch.Tensor, batch: int, frames: int, height: int, width: int) -> torch.Tensor:
+        expected = [(batch, frames, height, width)]
+        if frames == 1:
+            expected.insert(0, (batch, height, width))
+        if tuple(labels.shape) not in expected:
+            raise ValueError(
+                f"labels must have shape {' or '.join(str(list(e)) for e in expected)} to match pixel_values, "
+                f"got {list(labels.shape)}."
+            )
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be an integer tensor, got {labels.dtype}.")
+        labels = labels.reshape(batch, frames, height, width).long()
+        ignore = self.config.semantic_loss_ignore_index
+        invalid = ((labels < 0) | (labels >= self.config.num_labels)) & (labels != ignore)
+        if bool(invalid.any()):
+            bad = labels[invalid].unique()[:10].tolist()
+            raise ValueError(
+                f"labels must be in [0, {self.config.num_labels}) or {ignore} (ignored), found {bad}."
+            )
+        return labels
+
+    # ---------------------------------------------------------------------------------------------------- encoder
+    def encode_frames(
+        self,
+        pixel_values: torch.Tensor,
+        *,
+        as_target: bool = True,
+        as_reference: bool = True,
+        output_attentions: bool = False,
+    ):
+        """Encoder + per-frame head for frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, fused map, encoder output).
+
+        Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once.
+        """
+        encoder_outputs = self.segformer(
+            pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
+        )
+        features, fused = self.decode_head.frame_features(
+            tuple(encoder_outputs.hidden_states), as_target=as_target, as_reference=as_reference
+        )
+        return features, fused, encoder_outputs
+
+    # ---------------------------------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.LongTensor | None = None,
+        output_affinities: bool = False,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> MrcfaVideoSemanticSegmenterOutput | tuple:
+        r"""
+        Args:
+            pixel_values (`torch.FloatTensor` of shape `[batch, frames, 3, height, width]` or `[batch, 3, height, width]`):
+                Normalised frames; `frames` is 1 or `config.num_clips` (target last).
+            labels (`torch.LongTensor` of shape `[batch, frames, height, width]` (or `[batch, height, width]` for one frame), *optional*):
+                Class ids in `[0, num_labels)`, `config.semantic_loss_ignore_index` (255) for ignored pixels.
+            output_affinities (`bool`, *optional*, defaults to `False`):
+                Also return `stm_mask` and `affinity` (full clips).
+
+        Example:
+
+        ```python
+        >>> import torch, mrcfa
+        >>> from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
+        >>> model = MrcfaForVideoSemanticSegmentation(MrcfaConfig.from_preset("b0")).eval()
+        >>> clip = torch.randn(1, 4, 3, 128, 160)  # frames i-9, i-6, i-3, i
+        >>> model(clip).logits.shape
+        torch.Size([1, 124, 32, 40])
+        ```
+        """
+        unknown = set(kwargs) - {"original_sizes"}
+        if unknown:
+            raise TypeError(f"forward() got unexpected keyword arguments {sorted(unknown)}.")
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+
+        clip, frames = self._check_pixel_values(pixel_values)
+        batch, _, _, height, width = clip.shape
+        if labels is not None:
+            labels = self._check_labels(labels, batch, frames, height, width)
+
+        full_clip = frames == self.config.num_clips
+        flat = clip.reshape(batch * frames, *clip.shape[2:])
+        features, _, encoder_outputs = self.encode_frames(
+            flat, as_target=full_clip, as_reference=full_clip, output_attentions=output_attentions
+        )
+        frame_logits = features.logits.reshape(batch, frames, *features.logits.shape[1:])
+        size = tuple(frame_logits.shape[-2:])
+
+        reference_logits = stm_mask = affinity = None
+        if full_clip:
+            per_clip = features.index(torch.arange(batch * frames, device=flat.device).view(batch, frames))
+            target = per_clip.index((slice(None), -1))
+            references = per_clip.index((slice(None), slice(0, frames - 1)))
+            clip_out = self.decode_head.clip_forward(target, references, size)
+            logits, reference_logits = clip_out.logits, clip_out.reference_logits
+            if output_affinities:
+                num_tokens = references.value_tokens.shape[2]
+                stm_mask = torch.zeros(batch, frames - 1, num_tokens, dtype=torch.bool, device=flat.device)
+                stm_mask.scatter_(2, clip_out.stm_indices, True)
+                affinity = clip_out.affinity
+        else:
+            logits = frame_logits[:, -1]
+
+        loss = None
+        if labels is not None:
+            ignore = self.config.semantic_loss_ignore_index
+            frame_term = mean_cross_entropy(frame_logits.flatten(0, 1), labels.flatten(0, 1), ignore)
+            if full_clip:
+                ensemble = torch.cat([reference_logits, logits.unsqueeze(1)], dim=1)  # [B, T, C, h, w]
+                target_labels = labels[:, -1:].expand(-1, ensemble.shape[1], -1, -1)
+                ensemble_term = mean_cross_entropy(ensemble.flatten(0, 1), target_labels.flatten(0, 1), ignore)
+                loss = self.config.frame_loss_weight * frame_term + ensemble_term
+            else:
+                loss = frame_term
+
+        output = MrcfaVideoSemanticSegmenterOutput(
+            loss=loss,
+            logits=logits,
+            frame_logits=frame_logits,
+            reference_logits=reference_logits,
+            stm_mask=stm_mask,
+            affinity=affinity,
+            hidden_states=tuple(encoder_outputs.hidden_states) if output_hidden_states else None,
+            attentions=encoder_outputs.attentions if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    # ------------------------------------------------------------------------------------------------ save / load
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the code and `auto_map` (AutoConfig, AutoModel,
+        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`."""
+        self.config.auto_map = dict(AUTO_MAP)
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+def _apply_official_layer_norm_eps(encoder: SegformerModel, eps: float) -> None:
+    """The official MiT uses `eps` (1e-6) in its block and stage LayerNorms and 1e-5 in the patch-embedding and
+    sequence-reduction LayerNorms; transformers' SegformerModel builds them all with 1e-5."""
+    for stage in encoder.stages:
+        stage.layer_norm.eps = eps
+        for block in stage.blocks:
+            block.layernorm_before.eps = eps
+            block.layernorm_after.eps = eps
+
+
+def _declare_pipeline_support() -> None:
+    """List MRCFA among the semantic-segmentation models, so that `pipeline("image-segmentation")` does not log that
+    the model is unsupported (also when this file is loaded through `trust_remote_code`)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES
+
+    MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES.setdefault(MrcfaConfig.model_type, "MrcfaForVideoSemanticSegmentation")
+
+
+MrcfaConfig.register_for_auto_class("AutoConfig")
+MrcfaForVideoSemanticSegmentation.register_for_auto_class("AutoModel")
+_declare_pipeline_support()
+
+__all__ = [
+    "MrcfaForVideoSemanticSegmentation",
+    "MrcfaVideoSemanticSegmenterOutput",
+    "MrcfaFrameFeatures",
+]

@@ -1,0 +1,381 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""The MRCFA decode head, one documented unit per concept of the paper.
+
+Notation (as in the paper and `SPEC.md`): a clip holds `T = num_clips` frames, oldest first; the last frame is the
+**target**, the `R = T - 1` others are **references**. `B` = batch, `C` = classes, `D` = `decoder_hidden_size`.
+Encoder maps `c1..c4` have strides 4, 8, 16, 32. Token grids are flattened row-major.
+
+The head is split into a per-frame part ([`MrcfaHead.frame_features`], computed once per frame) and a per-clip part
+([`MrcfaHead.clip_forward`]) so that streaming video inference can reuse every frame's features; a clip forward is
+exactly the composition of the two.
+
+This file ships inside every saved checkpoint (``trust_remote_code``): it imports only torch and single-dot relative
+modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .configuration_mrcfa import MrcfaConfig
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], align_corners: bool = False) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
+
+
+def _tokens(x: torch.Tensor) -> torch.Tensor:
+    """`[N, C, h, w]` -> `[N, h*w, C]` (row-major tokens)."""
+    return x.flatten(2).transpose(1, 2)
+
+
+class MrcfaFrameDecoder(nn.Module):
+    """The per-frame SegFormer all-MLP decoder.
+
+    Projects each stage to `D` channels, upsamples to the 1/4 grid, fuses `[c4, c3, c2, c1]` with a 1x1 convolution
+    (no bias) + BatchNorm + ReLU into the fused map `F` `[N, D, H/4, W/4]`, and classifies `F` (Dropout2d + 1x1 conv).
+
+    The fuse convolution is linear and commutes with bilinear upsampling (whose weights sum to one), so it is folded
+    into each stage's projection: stage `i` is mapped straight to the fused space at its own resolution and the four
+    upsampled maps are summed. This computes the same function as project -> upsample -> concat -> fuse (relative
+    difference ~1e-6) without the `4*D`-channel concatenation at 1/4 resolution; gradients reach the original
+    parameters, whose names and shapes are those of the official model.
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        dim = config.decoder_hidden_size
+        self.linear_projections = nn.ModuleList([nn.Linear(size, dim) for size in config.hidden_sizes])
+        self.linear_fuse = nn.Conv2d(dim * len(config.hidden_sizes), dim, kernel_size=1, bias=False)
+        self.batch_norm = nn.BatchNorm2d(dim)
+        self.activation = nn.ReLU()
+        self.dropout = nn.Dropout2d(config.classifier_dropout_prob)
+        self.classifier = nn.Conv2d(dim, config.num_labels, kernel_size=1)
+
+    def fuse(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Encoder maps `c1..c4` (`[N, hidden_sizes[i], h_i, w_i]`) -> fused map `F` `[N, D, h_1, w_1]`."""
+        dim = self.linear_fuse.out_channels
+        num_stages = len(self.linear_projections)
+        fuse_weight = self.linear_fuse.weight.flatten(1)  # [D, num_stages * D], input blocks ordered c4, c3, c2, c1
+        size = hidden_states[0].shape[-2:]
+        fused = None
+        for stage, (features, projection) in enumerate(zip(hidden_states, self.linear_projections)):
+            block = fuse_weight[:, (num_stages - 1 - stage) * dim : (num_stages - stage) * dim]
+            weight = block @ projection.weight  # [D, C_i]
+            bias = block @ projection.bias  # [D]
+            stage_map = _resize(F.conv2d(features, weight[:, :, None, None], bias), size)
+            fused = stage_map if fused is None else fused + stage_map
+        return self.activation(self.batch_norm(fused))
+
+    def classify(self, fused: torch.Tensor) -> torch.Tensor:
+        """`F` `[N, D, h, w]` -> per-frame logits `[N, C, h, w]`."""
+        return self.classifier(self.dropout(fused))
+
+
+class MrcfaSelectiveTokenMasking(nn.Module):
+    """Selective Token Masking (STM).
+
+    Scores every reference token by the sum of its `top_k` largest level-0 (1/32) affinities to the target tokens and
+    keeps the `s = int(N_r * keep_ratio)` best tokens of each reference frame, **in increasing token order**. The same
+    selection serves all three affinity levels and the value tokens (all reference levels share the 1/32 grid).
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        self.top_k = config.stm_top_k
+        self.keep_ratio = config.stm_keep_ratio
+
+    def num_kept(self, num_tokens: int) -> int:
+        return max(1, int(num_tokens * self.keep_ratio))
+
+    def forward(self, affinity: torch.Tensor) -> torch.Tensor:
+        """`affinity` `[B, R, N_t, N_r]` -> indices of the kept reference tokens `[B, R, s]` (sorted)."""
+        num_target, num_reference = affinity.shape[-2:]
+        if num_target < self.top_k:
+            raise ValueError(
+                f"Selective Token Masking takes the top {self.top_k} of {num_target} target tokens at 1/32 "
+                f"resolution: the input is too small (needs (H/32)*(W/32) >= {self.top_k})."
+            )
+        scores = affinity.topk(self.top_k, dim=-2).values.sum(dim=-2)  # [B, R, N_r]
+        kept = scores.topk(self.num_kept(num_reference), dim=-1).indices
+        return kept.sort(dim=-1).values
+
+
+class MrcfaCrossFrameAffinity(nn.Module):
+    """Cross-frame affinities at three levels, coarse to fine: level 0 = stage 4 (1/32), 1 = stage 3, 2 = stage 2.
+
+    Target maps keep their native resolution (1/32, 1/16, 1/8); reference maps are brought to the 1/32 grid (stage 3
+    by a k2 s2 convolution, stage 2 by a k4 s4 convolution). Each level has a linear map for the target tokens and one
+    for the reference tokens; the affinity is their dot product (no scaling, no softmax).
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        c2, c3, c4 = config.hidden_sizes[1:4]
+        self.reduce_stage3 = nn.Conv2d(c3, c3, kernel_size=2, stride=2)
+        self.reduce_stage2 = nn.Conv2d(c2, c2, kernel_size=4, stride=4)
+        self.target_projections = nn.ModuleList([nn.Linear(c, c) for c in (c4, c3, c2)])
+        self.reference_projections = nn.ModuleList([nn.Linear(c, c) for c in (c4, c3, c2)])
+
+    def target_tokens(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Target-side tokens per level: `([N, N_32, c4], [N, N_16, c3], [N, N_8, c2])`."""
+        return tuple(proj(_tokens(x)) for proj, x in zip(self.target_projections, (c4, c3, c2)))
+
+    def reference_tokens(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Reference-side tokens per level, all on the 1/32 grid: `([N, N_32, c4], [N, N_32, c3], [N, N_32, c2])`."""
+        maps = (c4, self.reduce_stage3(c3), self.reduce_stage2(c2))
+        if not maps[0].shape[-2:] == maps[1].shape[-2:] == maps[2].shape[-2:]:
+            raise ValueError(
+                f"reference grids differ ({[tuple(m.shape[-2:]) for m in maps]}): MRCFA needs an input size divisible "
+                "by 32."
+            )
+        return tuple(proj(_tokens(x)) for proj, x in zip(self.reference_projections, maps))
+
+    @staticmethod
+    def affinity(target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """`target` `[B, N_t, c]`, `reference` `[B, R, N_r, c]` -> affinity `[B, R, N_t, N_r]`."""
+        return torch.matmul(target.unsqueeze(1), reference.transpose(-1, -2))
+
+
+def _refinement_unit(layers: list[tuple[int, int, int]]) -> nn.Sequential:
+    """A stack of (Conv2d k x k, padding k//2) -> GroupNorm(1 group) -> ReLU, one triple per `(in, out, k)`."""
+    modules = []
+    for in_channels, out_channels, kernel in layers:
+        modules += [
+            nn.Conv2d(in_channels, out_channels, kernel_size=kernel, padding=kernel // 2),
+            nn.GroupNorm(1, out_channels),
+            nn.ReLU(),
+        ]
+    return nn.Sequential(*modules)
+
+
+# (in, out, kernel) per layer: the three level units (levels 0, 1, 2), then the two mixing units (0->1, 1->2).
+REFINEMENT_LAYOUTS = {
+    "two_layer": (
+        [(1, 1, 3), (1, 2, 3)],
+        [(1, 1, 3), (1, 2, 3)],
+        [(1, 1, 5), (1, 2, 3)],
+        [(2, 2, 3), (2, 2, 3)],
+        [(2, 2, 3), (2, 1, 3)],
+    ),
+    "single_layer": ([(1, 1, 3)], [(1, 1, 5)], [(1, 1, 5)], [(1, 1, 3)], [(1, 1, 3)]),
+}
+
+
+class MrcfaAffinityRefinement(nn.Module):
+    """Single-scale Affinity Refinement (SAR).
+
+    Each (batch, reference frame, kept token) affinity map over the target grid is a one-channel image
+    `[B*R*s, 1, h, w]`; each level has its own small conv-GroupNorm-ReLU unit that refines it.
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        self.level_units = nn.ModuleList(
+            [_refinement_unit(layers) for layers in REFINEMENT_LAYOUTS[config.refinement_layout][:3]]
+        )
+
+    def forward(self, affinities: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        return tuple(unit(a) for unit, a in zip(self.level_units, affinities))
+
+
+class MrcfaMultiScaleAggregation(nn.Module):
+    """Multi-scale Affinity Aggregation (MAA).
+
+    The refined level-0 map is upsampled (bilinear, align_corners=True) to level 1, added and mixed by a unit; the
+    result is upsampled to level 2 (1/8), added and mixed by a last unit into one channel.
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        self.mix_units = nn.ModuleList(
+            [_refinement_unit(layers) for layers in REFINEMENT_LAYOUTS[config.refinement_layout][3:]]
+        )
+
+    def forward(self, refined: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        mixed = refined[0]
+        for finer, unit in zip(refined[1:], self.mix_units):
+            mixed = unit(_resize(mixed, finer.shape[-2:], align_corners=True) + finer)
+        return mixed
+
+
+class MrcfaTemporalAggregation(nn.Module):
+    """Temporal aggregation: reference features weighted by the refined affinity.
+
+    Values are the fused per-frame maps `F` at 1/8 (`F8`) reduced to the 1/32 grid by a k4 s4 convolution; the kept
+    reference tokens are averaged with `softmax(affinity)` over the kept tokens, giving one aggregated map per
+    reference frame `[B, R, D, H/8, W/8]`.
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        dim = config.decoder_hidden_size
+        self.value_reduction = nn.Conv2d(dim, dim, kernel_size=4, stride=4)
+
+    def value_tokens(self, fused_eighth: torch.Tensor) -> torch.Tensor:
+        """`F8` `[N, D, H/8, W/8]` -> value tokens `[N, N_32, D]`."""
+        return _tokens(self.value_reduction(fused_eighth))
+
+    def forward(self, affinity: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """`affinity` `[B, R, N_8, s]` (before softmax), kept `values` `[B, R, s, D]` -> `[B, R, D, h8, w8]`."""
+        aggregated = torch.matmul(affinity.softmax(dim=-1), values)  # [B, R, N_8, D]
+        batch, refs, _, dim = aggregated.shape
+        return aggregated.transpose(-1, -2).reshape(batch, refs, dim, *size)
+
+
+class MrcfaEnsembleDecoders(nn.Module):
+    """The ensemble of small decoders (Dropout2d + 1x1 conv).
+
+    One decoder per reference frame classifies that frame's aggregated features; the target decoder classifies the
+    mean of the aggregated references plus the target's own `F8`. Outputs are upsampled to the 1/4 grid.
+    """
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        dim, classes, p = config.decoder_hidden_size, config.num_labels, config.ensemble_dropout_prob
+        self.reference_decoders = nn.ModuleList(
+            [nn.Sequential(nn.Dropout2d(p), nn.Conv2d(dim, classes, 1)) for _ in range(config.num_clips - 1)]
+        )
+        self.target_decoder = nn.Sequential(nn.Dropout2d(p), nn.Conv2d(dim, classes, 1))
+
+    def forward(
+        self, aggregated: torch.Tensor, target_eighth: torch.Tensor, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`aggregated` `[B, R, D, h8, w8]`, target `F8` `[B, D, h8, w8]` ->
+        (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`)."""
+        references = torch.stack(
+            [_resize(decoder(aggregated[:, r]), size) for r, decoder in enumerate(self.reference_decoders)], dim=1
+        )
+        mean_reference = aggregated.sum(dim=1) / aggregated.shape[1]
+        target = _resize(self.target_decoder(mean_reference + target_eighth), size)
+        return target, references
+
+
+@dataclass
+class MrcfaFrameFeatures:
+    """Per-frame results of the head, computed once per frame and reusable by every clip the frame belongs to.
+
+    All tensors have a leading frame dimension `N`. `logits` `[N, C, H/4, W/4]` are the per-frame SegFormer logits;
+    target-side fields exist when the frame may be a target, reference-side fields when it may be a reference.
+    """
+
+    logits: torch.Tensor
+    fused_eighth: torch.Tensor | None = None  # F8 [N, D, H/8, W/8]
+    target_tokens: tuple[torch.Tensor, ...] | None = None  # ([N, N32, c4], [N, N16, c3], [N, N8, c2])
+    reference_tokens: tuple[torch.Tensor, ...] | None = None  # 3 x [N, N32, c_l]
+    value_tokens: torch.Tensor | None = None  # [N, N32, D]
+
+    def index(self, idx) -> MrcfaFrameFeatures:
+        """Frames `idx` (an int, slice or index tensor) of every field."""
+
+        def pick(v):
+            if v is None:
+                return None
+            if isinstance(v, tuple):
+                return tuple(t[idx] for t in v)
+            return v[idx]
+
+        return MrcfaFrameFeatures(**{f.name: pick(getattr(self, f.name)) for f in fields(self)})
+
+    @staticmethod
+    def stack(items: list[MrcfaFrameFeatures], dim: int = 0) -> MrcfaFrameFeatures:
+        """Stack single-frame features (each without the frame dim) along a new `dim`."""
+
+        def join(values):
+            if values[0] is None:
+                return None
+            if isinstance(values[0], tuple):
+                return tuple(torch.stack([v[i] for v in values], dim=dim) for i in range(len(values[0])))
+            return torch.stack(values, dim=dim)
+
+        return MrcfaFrameFeatures(**{f.name: join([getattr(i, f.name) for i in items]) for f in fields(MrcfaFrameFeatures)})
+
+
+@dataclass
+class MrcfaClipOutput:
+    """Per-clip outputs of the head (eval semantics; all at the 1/4 grid except the affinity at 1/8)."""
+
+    logits: torch.Tensor  # [B, C, h4, w4]: the ensemble prediction for the target frame
+    reference_logits: torch.Tensor  # [B, R, C, h4, w4]
+    stm_indices: torch.Tensor  # [B, R, s]: kept reference tokens (sorted)
+    affinity: torch.Tensor  # [B, R, N8, s]: refined affinity before the softmax
+
+
+class MrcfaHead(nn.Module):
+    """The MRCFA decode head: per-frame SegFormer decoder + STM, SAR, MAA, temporal aggregation and ensemble."""
+
+    def __init__(self, config: MrcfaConfig):
+        super().__init__()
+        self.config = config
+        self.frame_decoder = MrcfaFrameDecoder(config)
+        self.cross_frame_affinity = MrcfaCrossFrameAffinity(config)
+        self.token_selection = MrcfaSelectiveTokenMasking(config)
+        self.affinity_refinement = MrcfaAffinityRefinement(config)
+        self.multi_scale_aggregation = MrcfaMultiScaleAggregation(config)
+        self.temporal_aggregation = MrcfaTemporalAggregation(config)
+        self.ensemble = MrcfaEnsembleDecoders(config)
+
+    def frame_features(
+        self, hidden_states: tuple[torch.Tensor, ...], *, as_target: bool = True, as_reference: bool = True
+    ) -> tuple[MrcfaFrameFeatures, torch.Tensor]:
+        """Everything the head computes per frame, from the encoder maps `c1..c4` `[N, hidden_sizes[i], h_i, w_i]`.
+
+        Returns the features and the fused map `F` `[N, D, H/4, W/4]` (before dropout).
+        """
+        c1, c2, c3, c4 = hidden_states
+        fused = self.frame_decoder.fuse(hidden_states)
+        features = MrcfaFrameFeatures(logits=self.frame_decoder.classify(fused))
+        if as_target or as_reference:
+            h4, w4 = fused.shape[-2:]
+            features.fused_eighth = _resize(fused, (h4 // 2, w4 // 2))
+        if as_target:
+            features.target_tokens = self.cross_frame_affinity.target_tokens(c2, c3, c4)
+        if as_reference:
+            features.reference_tokens = self.cross_frame_affinity.reference_tokens(c2, c3, c4)
+            features.value_tokens = self.temporal_aggregation.value_tokens(features.fused_eighth)
+        return features, fused
+
+    def clip_forward(
+        self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
+    ) -> MrcfaClipOutput:
+        """The temporal part for a batch of clips.
+
+        Args:
+            target: target-side features of the target frames (leading dim `B`).
+            references: reference-side features of the reference frames (leading dims `[B, R]`).
+            size: the 1/4 grid `(H/4, W/4)`.
+        """
+        q0, q1, q2 = target.target_tokens
+        k0, k1, k2 = references.reference_tokens
+        batch, refs = k0.shape[:2]
+        h8, w8 = target.fused_eighth.shape[-2:]
+        grids = ((h8 // 4, w8 // 4), (h8 // 2, w8 // 2), (h8, w8))
+
+        affinity0 = MrcfaCrossFrameAffinity.affinity(q0, k0)  # [B, R, N32, N_r]
+        kept = self.token_selection(affinity0)  # [B, R, s]
+        num_kept = kept.shape[-1]
+
+        def select(tokens: torch.Tensor) -> torch.Tensor:  # [B, R, N_r, c] -> [B, R, s, c]
+            return tokens.gather(2, kept.unsqueeze(-1).expand(-1, -1, -1, tokens.shape[-1]))
+
+        affinities = (
+            affinity0.gather(3, kept.unsqueeze(2).expand(-1, -1, affinity0.shape[2], -1)),
+            MrcfaCrossFrameAffinity.affinity(q1, select(k1)),
+            MrcfaCrossFrameAffinity.affinity(q2, select(k2)),
+        )
+        # [B, R, N_l, s] -> one-channel images [B*R*s, 1, h_l, w_l]
+        images = tuple(
+            a.transpose(-1, -2).reshape(batch * refs * num_kept, 1, *grid) for a, grid in zip(affinities, grids)
+        )
+        refined = self.multi_scale_aggregation(self.affinity_refinement(images))
+        affinity = refined.reshape(batch, refs, num_kept, h8 * w8).transpose(-1, -2)  # [B, R, N8, s]
+
+        aggregated = self.temporal_aggregation(affinity, select(references.value_tokens), (h8, w8))
+        logits, reference_logits = self.ensemble(aggregated, target.fused_eighth, size)
+        return MrcfaClipOutput(logits=logits, reference_logits=reference_logits, stm_indices=kept, affinity=affinity)

@@ -8,6 +8,7 @@ AutoModelForSemanticSegmentation) and the processor with AutoImageProcessor.
 from transformers import AutoConfig, AutoModel, AutoModelForSemanticSegmentation
 
 from .configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+from .metrics import VideoSegmentationMetrics, evaluate_module_path
 from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
 
 __version__ = "0.1.0"
@@ -27,4 +28,6 @@ __all__ = [
     "MrcfaConfig",
     "MrcfaForVideoSemanticSegmentation",
     "MrcfaVideoSemanticSegmenterOutput",
+    "VideoSegmentationMetrics",
+    "evaluate_module_path",
 ]

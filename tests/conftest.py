@@ -1,0 +1,66 @@
+"""Shared test fixtures: the official reference data of ../shared/fixtures and small models built from configs."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+FIXTURES = Path(os.environ.get("MRCFA_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def pytest_configure(config):
+    if not FIXTURES.is_dir():
+        raise pytest.UsageError(f"reference fixtures not found at {FIXTURES} (set MRCFA_FIXTURES)")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def ref_a(fixtures_dir):
+    """Fixture A: inputs and official outputs (dict of tensors from the three safetensors files)."""
+    from safetensors.torch import load_file
+
+    tensors = {}
+    for name in ("mrcfa_ref_a.safetensors", "mrcfa_ref_a.intermediates.safetensors"):
+        tensors.update(load_file(fixtures_dir / name))
+    tensors.update({f"train/{k}": v for k, v in load_file(fixtures_dir / "mrcfa_ref_a.train.safetensors").items()})
+    return tensors
+
+
+@pytest.fixture(scope="session")
+def converted_a(fixtures_dir, tmp_path_factory):
+    """Fixture A's official checkpoint converted with the converter (written to a temp dir)."""
+    from mrcfa.conversion import convert_original_checkpoint
+
+    out = tmp_path_factory.mktemp("converted_a")
+    convert_original_checkpoint(fixtures_dir / "mrcfa_ref_a.pth", out)
+    return out
+
+
+@pytest.fixture
+def model_a(converted_a):
+    from mrcfa import MrcfaForVideoSemanticSegmentation
+
+    return MrcfaForVideoSemanticSegmentation.from_pretrained(converted_a).eval()
+
+
+def tiny_config(**overrides):
+    """A small MRCFA config for fast tests (B0 encoder widths, 1 block per stage, 7 classes)."""
+    from mrcfa import MrcfaConfig
+
+    kwargs = dict(
+        hidden_sizes=(16, 32, 64, 128),
+        depths=(1, 1, 1, 1),
+        num_attention_heads=(1, 1, 2, 4),
+        decoder_hidden_size=32,
+        num_labels=7,
+        refinement_layout="two_layer",
+    )
+    kwargs.update(overrides)
+    return MrcfaConfig(**kwargs)

@@ -1,0 +1,265 @@
+"""Behaviour of MrcfaForVideoSemanticSegmentation on small configs: shapes, modes, gradients, errors."""
+
+import pytest
+import torch
+from conftest import tiny_config
+
+from huggingface_hub.errors import StrictDataclassError
+
+from mrcfa import MRCFA_PRESETS, MrcfaConfig, MrcfaForVideoSemanticSegmentation
+
+H, W = 64, 96  # 2 x 3 tokens at 1/32
+
+
+def make_model(seed=0, **overrides):
+    torch.manual_seed(seed)
+    return MrcfaForVideoSemanticSegmentation(tiny_config(**overrides))
+
+
+def clip(batch=1, frames=4, seed=1):
+    return torch.randn(batch, frames, 3, H, W, generator=torch.Generator().manual_seed(seed))
+
+
+def labels_for(batch=1, frames=4, classes=7, seed=2):
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, classes, (batch, frames, H, W), generator=gen)
+    labels[torch.rand(labels.shape, generator=gen) < 0.1] = 255
+    return labels
+
+
+@pytest.mark.parametrize(
+    "preset,expected",
+    [("b0", 5_281_992), ("b1", 16_321_659), ("b2", 27_366_344), ("b3", 47_242_184), ("b4", 64_012_744), ("b5", 84_613_064)],
+)
+def test_preset_parameter_counts(preset, expected):
+    with torch.device("meta"):
+        model = MrcfaForVideoSemanticSegmentation(MrcfaConfig.from_preset(preset))
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_presets_and_defaults():
+    assert MrcfaConfig.from_preset("b0").stm_keep_ratio == 0.8
+    assert MrcfaConfig.from_preset("B1").refinement_layout == "two_layer"
+    for name in ("b0", "b2", "b3", "b4", "b5"):
+        assert MrcfaConfig.from_preset(name).refinement_layout == "single_layer"
+    assert set(MRCFA_PRESETS) == {"b0", "b1", "b2", "b3", "b4", "b5"}
+    config = MrcfaConfig()
+    assert config.num_clips == 4 and tuple(config.reference_offsets) == (-9, -6, -3) and config.stm_top_k == 5
+    assert config.num_labels == 124 and config.id2label[60] == "person" and config.label2id["person"] == 60
+    assert MrcfaConfig.from_preset("b1", num_labels=3).num_labels == 3
+    with pytest.raises(ValueError, match="Unknown MRCFA preset 'b9'"):
+        MrcfaConfig.from_preset("b9")
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"stm_keep_ratio": 0.0}, "stm_keep_ratio must be in"),
+        ({"stm_keep_ratio": 1.5}, "stm_keep_ratio must be in"),
+        ({"num_clips": 1, "reference_offsets": ()}, "num_clips must be >= 2"),
+        ({"num_clips": 3}, "one offset per reference frame"),
+        ({"reference_offsets": (-3, -6, -9)}, "strictly increasing"),
+        ({"stm_top_k": 0}, "stm_top_k must be >= 1"),
+        ({"ensemble_dropout_prob": 1.0}, "ensemble_dropout_prob must be in"),
+        ({"depths": (2, 2, 2)}, "depths must have one entry per encoder stage"),
+        ({"refinement_layout": "three_layer"}, "refinement_layout"),
+    ],
+)
+def test_invalid_config(kwargs, message):
+    # a strict dataclass like SegformerConfig: validation errors are StrictDataclassError wrapping our ValueError
+    with pytest.raises(StrictDataclassError, match=message):
+        MrcfaConfig(**kwargs)
+
+
+def test_clip_output_shapes_and_affinities():
+    model = make_model().eval()
+    with torch.no_grad():
+        out = model(clip(batch=2), output_affinities=True, output_hidden_states=True)
+    assert out.logits.shape == (2, 7, H // 4, W // 4)
+    assert out.frame_logits.shape == (2, 4, 7, H // 4, W // 4)
+    assert out.reference_logits.shape == (2, 3, 7, H // 4, W // 4)
+    n = (H // 32) * (W // 32)
+    s = int(n * 0.5)
+    assert out.stm_mask.shape == (2, 3, n) and out.stm_mask.dtype == torch.bool
+    assert (out.stm_mask.sum(-1) == s).all()
+    assert out.affinity.shape == (2, 3, (H // 8) * (W // 8), s)
+    assert len(out.hidden_states) == 4 and out.hidden_states[0].shape == (8, 16, H // 4, W // 4)
+    assert out.loss is None
+    # without the flag, no affinities
+    with torch.no_grad():
+        plain = model(clip(batch=2))
+    assert plain.stm_mask is None and plain.affinity is None and plain.hidden_states is None
+    torch.testing.assert_close(plain.logits, out.logits)
+
+
+def test_single_frame_equals_frame_logits_of_clip():
+    model = make_model().eval()
+    x = clip(batch=2)
+    with torch.no_grad():
+        full = model(x)
+        single = model(x[:, -1])
+        single5d = model(x[:, -1:])
+    assert single.reference_logits is None
+    torch.testing.assert_close(single.logits, full.frame_logits[:, -1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(single5d.logits, single.logits)
+
+
+def test_batch_invariance_and_determinism():
+    model = make_model().eval()
+    x = clip(batch=2, seed=5)
+    with torch.no_grad():
+        both = model(x).logits
+        first, second = model(x[:1]).logits, model(x[1:]).logits
+        again = model(x).logits
+    assert (both - torch.cat([first, second])).abs().max().item() <= 1e-5
+    assert torch.equal(both, again)
+
+
+def test_eval_and_train_modes_differ_by_batchnorm_only():
+    model = make_model(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0)
+    x = clip(batch=2)
+    model.train()
+    a = model(x).logits
+    b = model(x).logits
+    torch.testing.assert_close(a, b)  # dropouts from config at 0 -> deterministic train forward
+    model.eval()
+    with torch.no_grad():
+        c = model(x).logits
+    assert (a - c).abs().max() > 1e-3  # batch statistics vs running statistics
+
+
+def test_dropouts_come_from_config():
+    model = make_model(classifier_dropout_prob=0.3, ensemble_dropout_prob=0.2, drop_path_rate=0.05)
+    probs = sorted({m.p for m in model.modules() if isinstance(m, torch.nn.Dropout2d)})
+    assert probs == [0.2, 0.3]
+    x = clip()
+    model.train()
+    torch.manual_seed(0)
+    a = model(x).logits
+    torch.manual_seed(1)
+    b = model(x).logits
+    assert not torch.equal(a, b)
+
+
+def test_layer_norm_eps_matches_official():
+    model = make_model()
+    stage = model.segformer.stages[0]
+    assert stage.layer_norm.eps == 1e-6 and stage.blocks[0].layernorm_before.eps == 1e-6
+    assert stage.patch_embeddings.layer_norm.eps == 1e-5
+    assert stage.blocks[0].attention.sequence_reduction.layer_norm.eps == 1e-5
+
+
+def test_loss_clip_and_single_frame():
+    from mrcfa.modeling_mrcfa import mean_cross_entropy
+
+    model = make_model(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0).train()
+    x, y = clip(batch=2), labels_for(batch=2)
+    out = model(x, labels=y)
+    frame = mean_cross_entropy(out.frame_logits.flatten(0, 1), y.flatten(0, 1), 255)
+    ens = torch.cat([out.reference_logits, out.logits[:, None]], 1).flatten(0, 1)
+    target = y[:, -1:].expand(-1, 4, -1, -1).flatten(0, 1)
+    torch.testing.assert_close(out.loss, 0.5 * frame + mean_cross_entropy(ens, target, 255))
+    # mean over all pixels, ignored included: differs from torch's default (valid pixels only)
+    valid_mean = torch.nn.functional.cross_entropy(
+        torch.nn.functional.interpolate(out.frame_logits.flatten(0, 1), size=(H, W), mode="bilinear"),
+        y.flatten(0, 1),
+        ignore_index=255,
+    )
+    assert frame.item() < valid_mean.item()
+    # a single frame: plain CE of the per-frame logits, labels [B, H, W] or [B, 1, H, W]
+    single = model(x[:, -1], labels=y[:, -1])
+    expected = mean_cross_entropy(single.logits, y[:, -1], 255)
+    torch.testing.assert_close(single.loss, expected)
+    torch.testing.assert_close(model(x[:, -1:], labels=y[:, -1:]).loss, expected)
+
+
+def test_every_trainable_parameter_gets_a_gradient():
+    model = make_model().train()
+    out = model(clip(batch=2), labels=labels_for(batch=2))
+    out.loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    assert not missing, missing
+
+
+def test_gradient_checkpointing_gives_same_gradients():
+    x, y = clip(batch=1), labels_for(batch=1)
+    grads = []
+    for checkpointing in (False, True):
+        model = make_model(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0).train()
+        calls = []
+        model.segformer.stages[0].blocks[0].mlp.fc1.register_forward_hook(lambda *args: calls.append(1))
+        if checkpointing:
+            model.activation_checkpointing_enable()
+            assert model.is_activation_checkpointing
+        model(x, labels=y).loss.backward()
+        assert len(calls) == (2 if checkpointing else 1)  # checkpointed blocks are recomputed in the backward pass
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = make_model().eval()
+    model.save_pretrained(tmp_path)
+    loaded = MrcfaForVideoSemanticSegmentation.from_pretrained(tmp_path).eval()
+    x = clip()
+    with torch.no_grad():
+        assert torch.equal(model(x).logits, loaded(x).logits)
+    assert loaded.config.to_dict()["auto_map"]["AutoModelForSemanticSegmentation"].endswith(
+        "MrcfaForVideoSemanticSegmentation"
+    )
+
+
+def test_return_dict_false_gives_tuple():
+    model = make_model().eval()
+    with torch.no_grad():
+        out = model(clip(), return_dict=False)
+    assert isinstance(out, tuple) and out[0].shape == (1, 7, H // 4, W // 4)
+
+
+@pytest.mark.parametrize(
+    "pixel_values,message",
+    [
+        (torch.randn(4, 3, H), "must be a clip"),
+        (torch.randn(1, 4, 3, 1, H, W), "must be a clip"),
+        (torch.randn(1, 4, 1, H, W), "must have 3 channels"),
+        (torch.randn(1, 4, 3, 70, W), "divisible by 32"),
+        (torch.randn(1, 4, 3, H, 100), "divisible by 32"),
+        (torch.randn(1, 3, 3, H, W), "1 frame or num_clips=4 frames"),
+        (torch.randn(1, 2, 3, H, W), "1 frame or num_clips=4 frames"),
+    ],
+)
+def test_bad_pixel_values(pixel_values, message):
+    model = make_model().eval()
+    with pytest.raises(ValueError, match=message):
+        model(pixel_values)
+
+
+def test_bad_labels():
+    model = make_model().train()
+    x = clip()
+    with pytest.raises(ValueError, match=r"labels must have shape \[1, 4, 64, 96\]"):
+        model(x, labels=torch.zeros(1, 3, H, W, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"labels must have shape \[1, 64, 96\] or \[1, 1, 64, 96\]"):
+        model(x[:, -1], labels=torch.zeros(1, H, W + 32, dtype=torch.long))
+    bad = labels_for()
+    bad[0, 0, 0, 0] = 7
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 7\) or 255 \(ignored\), found \[7\]"):
+        model(x, labels=bad)
+    bad[0, 0, 0, 0] = -1
+    with pytest.raises(ValueError, match=r"found \[-1\]"):
+        model(x, labels=bad)
+    with pytest.raises(ValueError, match="integer tensor"):
+        model(x, labels=labels_for().float())
+
+
+def test_too_small_input_for_token_selection():
+    model = make_model().eval()
+    with pytest.raises(ValueError, match="too small"):
+        model(torch.randn(1, 4, 3, 32, 64))
+
+
+def test_unknown_keyword_argument():
+    model = make_model().eval()
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        model(clip(), pixel_mask=None)

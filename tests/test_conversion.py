@@ -75,8 +75,13 @@ def _write(tmp_path, state_dict, meta, name="ckpt.pth"):
 
 def test_refuses_unknown_and_missing_keys(fixtures_dir, tmp_path):
     state_dict, meta = load_official_checkpoint(fixtures_dir / "mrcfa_ref_a.pth")
-    extra = dict(state_dict, **{"decode_head.mystery.weight": torch.zeros(3), "backbone.extra_norm.bias": torch.zeros(3)})
-    with pytest.raises(ConversionError, match=r"2 keys .* cannot be mapped: \['backbone.extra_norm.bias', 'decode_head.mystery.weight'\]"):
+    extra = dict(
+        state_dict, **{"decode_head.mystery.weight": torch.zeros(3), "backbone.extra_norm.bias": torch.zeros(3)}
+    )
+    with pytest.raises(
+        ConversionError,
+        match=r"2 keys .* cannot be mapped: \['backbone.extra_norm.bias', 'decode_head.mystery.weight'\]",
+    ):
         convert_original_checkpoint(_write(tmp_path, extra, meta, "extra.pth"))
     missing = {k: v for k, v in state_dict.items() if not k.startswith("decode_head.sr1_feat")}
     with pytest.raises(ConversionError, match="missing.*temporal_aggregation.value_reduction.bias"):

@@ -136,7 +136,9 @@ def _to_legacy_names(state_dict):
     return legacy
 
 
-@pytest.mark.parametrize("source_cls", [SegformerModel, SegformerForImageClassification, SegformerForSemanticSegmentation])
+@pytest.mark.parametrize(
+    "source_cls", [SegformerModel, SegformerForImageClassification, SegformerForSemanticSegmentation]
+)
 @pytest.mark.parametrize("legacy", [False, True])
 def test_encoder_from_segformer_checkpoint(source_cls, legacy, tmp_path):
     config = SegformerConfig(
@@ -172,7 +174,9 @@ def test_segformer_checkpoint_with_new_labels(tmp_path):
     )
     source.save_pretrained(tmp_path)
     id2label = {0: "road", 1: "car"}
-    model = MrcfaForVideoSemanticSegmentation.from_pretrained(tmp_path, id2label=id2label, label2id={"road": 0, "car": 1})
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(
+        tmp_path, id2label=id2label, label2id={"road": 0, "car": 1}
+    )
     assert model.config.num_labels == 2 and model.decode_head.ensemble.target_decoder[1].out_channels == 2
 
 

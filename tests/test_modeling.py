@@ -3,7 +3,6 @@
 import pytest
 import torch
 from conftest import tiny_config
-
 from huggingface_hub.errors import StrictDataclassError
 
 from mrcfa import MRCFA_PRESETS, MrcfaConfig, MrcfaForVideoSemanticSegmentation
@@ -29,7 +28,14 @@ def labels_for(batch=1, frames=4, classes=7, seed=2):
 
 @pytest.mark.parametrize(
     "preset,expected",
-    [("b0", 5_281_992), ("b1", 16_321_659), ("b2", 27_366_344), ("b3", 47_242_184), ("b4", 64_012_744), ("b5", 84_613_064)],
+    [
+        ("b0", 5_281_992),
+        ("b1", 16_321_659),
+        ("b2", 27_366_344),
+        ("b3", 47_242_184),
+        ("b4", 64_012_744),
+        ("b5", 84_613_064),
+    ],
 )
 def test_preset_parameter_counts(preset, expected):
     with torch.device("meta"):
@@ -177,7 +183,9 @@ def test_every_trainable_parameter_gets_a_gradient():
     model = make_model().train()
     out = model(clip(batch=2), labels=labels_for(batch=2))
     out.loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    missing = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+    ]
     assert not missing, missing
 
 
@@ -187,7 +195,7 @@ def test_gradient_checkpointing_gives_same_gradients():
     for checkpointing in (False, True):
         model = make_model(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0).train()
         calls = []
-        model.segformer.stages[0].blocks[0].mlp.fc1.register_forward_hook(lambda *args: calls.append(1))
+        model.segformer.stages[0].blocks[0].mlp.fc1.register_forward_hook(lambda *args, calls=calls: calls.append(1))
         if checkpointing:
             model.activation_checkpointing_enable()
             assert model.is_activation_checkpointing

@@ -163,8 +163,18 @@ class MrcfaConfig(SegformerConfig):
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}.")
         if self.num_encoder_blocks != 4:
-            raise ValueError(f"MRCFA needs the 4-stage MiT encoder (num_encoder_blocks=4), got {self.num_encoder_blocks}.")
-        for name in ("depths", "sr_ratios", "hidden_sizes", "patch_sizes", "strides", "num_attention_heads", "mlp_ratios"):
+            raise ValueError(
+                f"MRCFA needs the 4-stage MiT encoder (num_encoder_blocks=4), got {self.num_encoder_blocks}."
+            )
+        for name in (
+            "depths",
+            "sr_ratios",
+            "hidden_sizes",
+            "patch_sizes",
+            "strides",
+            "num_attention_heads",
+            "mlp_ratios",
+        ):
             if len(getattr(self, name)) != self.num_encoder_blocks:
                 raise ValueError(
                     f"{name} must have one entry per encoder stage ({self.num_encoder_blocks}), got {list(getattr(self, name))}."

@@ -67,7 +67,10 @@ _HEAD_RULES = [
     (r"decode_head\.sr3\.(weight|bias)", _HEAD + "cross_frame_affinity.reduce_stage3.{0}"),
     (r"decode_head\.sr1_feat\.(weight|bias)", _HEAD + "temporal_aggregation.value_reduction.{0}"),
     # q3/k3 act on stage 4 (level 0), q2/k2 on stage 3 (level 1), q1/k1 on stage 2 (level 2)
-    (r"decode_head\.hypercorre_module\.q(\d)\.(weight|bias)", _HEAD + "cross_frame_affinity.target_projections.{lvl}.{1}"),
+    (
+        r"decode_head\.hypercorre_module\.q(\d)\.(weight|bias)",
+        _HEAD + "cross_frame_affinity.target_projections.{lvl}.{1}",
+    ),
     (
         r"decode_head\.hypercorre_module\.k(\d)\.(weight|bias)",
         _HEAD + "cross_frame_affinity.reference_projections.{lvl}.{1}",
@@ -135,9 +138,7 @@ def _parse_int(config_text: str, name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def infer_config(
-    state_dict: Mapping[str, torch.Tensor], meta: Mapping | None = None, **overrides
-) -> MrcfaConfig:
+def infer_config(state_dict: Mapping[str, torch.Tensor], meta: Mapping | None = None, **overrides) -> MrcfaConfig:
     """Infer an `MrcfaConfig` from an official state dict (shapes) and `meta` (`CLASSES`, config text).
 
     `overrides` (any `MrcfaConfig` field, e.g. `stm_keep_ratio`, `num_attention_heads`) take precedence.
@@ -173,12 +174,20 @@ def infer_config(
         raise ConversionError(f"ensemble decoders deco{decoders}: expected deco1..decoN with N >= 2.")
     meta_clips = _parse_int(config_text, "num_clips")
     if meta_clips is not None and meta_clips != num_clips:
-        raise ConversionError(f"meta['config'] says num_clips={meta_clips} but the checkpoint has {num_clips} decoders.")
-    layout = "two_layer" if "decode_head.hypercorre_module.hpn.encoder_layer4.3.conv2.weight" in state_dict else "single_layer"
+        raise ConversionError(
+            f"meta['config'] says num_clips={meta_clips} but the checkpoint has {num_clips} decoders."
+        )
+    layout = (
+        "two_layer"
+        if "decode_head.hypercorre_module.hpn.encoder_layer4.3.conv2.weight" in state_dict
+        else "single_layer"
+    )
 
     variant = _parse_head_variant(config_text)
     if variant is None:
-        variant = "b1" if layout == "two_layer" else ("b0" if hidden_sizes == MRCFA_PRESETS["b0"]["hidden_sizes"] else "b2")
+        variant = (
+            "b1" if layout == "two_layer" else ("b0" if hidden_sizes == MRCFA_PRESETS["b0"]["hidden_sizes"] else "b2")
+        )
         if "stm_keep_ratio" not in overrides:
             logger.warning(
                 "meta['config'] does not name the head variant (backbone='bX'); assuming %r from the shapes "

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 from transformers import SegformerModel, SegformerPreTrainedModel
 from transformers.utils import ModelOutput
@@ -139,9 +138,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         invalid = ((labels < 0) | (labels >= self.config.num_labels)) & (labels != ignore)
         if bool(invalid.any()):
             bad = labels[invalid].unique()[:10].tolist()
-            raise ValueError(
-                f"labels must be in [0, {self.config.num_labels}) or {ignore} (ignored), found {bad}."
-            )
+            raise ValueError(f"labels must be in [0, {self.config.num_labels}) or {ignore} (ignored), found {bad}.")
         return labels
 
     # ---------------------------------------------------------------------------------------------------- encoder
@@ -280,7 +277,9 @@ def _declare_pipeline_support() -> None:
     the model is unsupported (also when this file is loaded through `trust_remote_code`)."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES
 
-    MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES.setdefault(MrcfaConfig.model_type, "MrcfaForVideoSemanticSegmentation")
+    MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES.setdefault(
+        MrcfaConfig.model_type, "MrcfaForVideoSemanticSegmentation"
+    )
 
 
 MrcfaConfig.register_for_auto_class("AutoConfig")

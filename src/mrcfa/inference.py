@@ -1,0 +1,202 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""Streaming video segmentation: every frame is encoded once, its per-frame features are cached while future clips
+still need them, and every frame is predicted with the official test-time clip (SPEC §7).
+
+Frame `i` of a video is predicted from the clip `mrcfa.clips.test_clip_indices(i)`: frames 0-2 alone (the plain
+per-frame SegFormer logits), frames 3-8 with the official fixed clips, frame `i >= 9` with `[i-9, i-6, i-3, i]`. The
+results equal running `model(clip)` on each clip separately (up to float rounding, <= 1e-5), at the cost of one
+encoder pass per frame instead of one per clip frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .clips import test_clip_indices
+from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+from .modeling_mrcfa_head import MrcfaFrameFeatures
+
+__all__ = ["StreamingVideoSegmenter", "segment_video"]
+
+
+def _frame_size(frame: Any) -> tuple[int, int]:
+    """(height, width) of a PIL image, an `[H, W, C]` / `[H, W]` array or a `[C, H, W]` tensor."""
+    if hasattr(frame, "size") and not callable(frame.size) and not isinstance(frame, (np.ndarray, torch.Tensor)):
+        width, height = frame.size
+        return height, width
+    shape = tuple(frame.shape)
+    if isinstance(frame, torch.Tensor) and len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+        return shape[1], shape[2]
+    return shape[0], shape[1]
+
+
+class StreamingVideoSegmenter:
+    """Segments one video frame by frame with the official test-time clips, encoding each frame once.
+
+    Feed frames with [`push`] (one or several at a time; several are encoded as one batch) and read the predictions
+    it returns, in frame order; call [`reset`] before a new video. The cache holds the features of at most the frames
+    that future clips still need (10 frames for the official offsets), whatever the video length.
+
+    Args:
+        model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode by the segmenter).
+        processor: an `MrcfaVideoProcessor` to preprocess raw frames (PIL / numpy / tensor), or `None` when frames are
+            already preprocessed `[3, H, W]` tensors (H and W divisible by 32).
+        output: `"labels"` for `[H, W]` int64 label maps at the original frame size (the input size when
+            `processor is None`), or `"logits"` for `[C, H/4, W/4]` logits of the model's input (as `model(clip).logits`).
+    """
+
+    def __init__(
+        self,
+        model: MrcfaForVideoSemanticSegmentation,
+        processor=None,
+        *,
+        output: Literal["labels", "logits"] = "labels",
+        device: str | torch.device | None = None,
+    ):
+        if output not in ("labels", "logits"):
+            raise ValueError(f"output must be 'labels' or 'logits', got {output!r}.")
+        if not hasattr(model, "decode_head") or not hasattr(model.decode_head, "clip_forward"):
+            raise TypeError(f"segment_video needs an MRCFA model, got {type(model).__name__}.")
+        self.model = model.eval()
+        self.processor = processor
+        self.output = output
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        if self.device != next(model.parameters()).device:
+            self.model.to(self.device)
+        self.offsets = tuple(model.config.reference_offsets)
+        self.horizon = -self.offsets[0]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current video (call between videos)."""
+        self._cache: dict[int, MrcfaFrameFeatures] = {}
+        self._next_index = 0
+        self._input_size: tuple[int, int] | None = None
+
+    @property
+    def cached_frames(self) -> list[int]:
+        """Indices of the frames whose features are currently cached."""
+        return sorted(self._cache)
+
+    def _still_needed(self, frame: int, next_target: int) -> bool:
+        return any(frame in test_clip_indices(t, self.offsets) for t in range(next_target, frame + self.horizon + 1))
+
+    def _prepare(self, frames: list[Any]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        if self.processor is None:
+            for frame in frames:
+                if not isinstance(frame, torch.Tensor) or frame.ndim != 3 or frame.shape[0] != 3:
+                    raise ValueError(
+                        "without a processor, frames must be preprocessed [3, H, W] tensors, got "
+                        f"{type(frame).__name__} {tuple(getattr(frame, 'shape', ()))}."
+                    )
+            pixel_values = torch.stack(list(frames))
+            sizes = [tuple(pixel_values.shape[-2:])] * len(frames)
+        else:
+            sizes = [_frame_size(frame) for frame in frames]
+            pixel_values = self.processor(images=list(frames), return_tensors="pt")["pixel_values"]
+        if self._input_size is None:
+            self._input_size = tuple(pixel_values.shape[-2:])
+        elif tuple(pixel_values.shape[-2:]) != self._input_size:
+            raise ValueError(
+                f"frame {self._next_index} has input size {tuple(pixel_values.shape[-2:])} but earlier frames of this "
+                f"video have {self._input_size}: all frames of a video must have the same size."
+            )
+        return pixel_values.to(self.device, dtype=next(self.model.parameters()).dtype), sizes
+
+    @torch.no_grad()
+    def push(self, frames: list[Any]) -> list[torch.Tensor]:
+        """Add the next frame(s) of the video; returns their predictions, in order."""
+        if not frames:
+            return []
+        pixel_values, sizes = self._prepare(frames)
+        first = self._next_index
+        features, _, _ = self.model.encode_frames(pixel_values)
+        for k in range(len(frames)):
+            self._cache[first + k] = features.index(k)
+        indices = list(range(first, first + len(frames)))
+        self._next_index = first + len(frames)
+
+        logits: dict[int, torch.Tensor] = {}
+        clip_targets = []
+        for index in indices:
+            clip = test_clip_indices(index, self.offsets)
+            if len(clip) == 1:
+                logits[index] = self._cache[index].logits
+            else:
+                clip_targets.append((index, clip))
+        if clip_targets:
+            target = MrcfaFrameFeatures.stack([self._cache[i] for i, _ in clip_targets])
+            references = MrcfaFrameFeatures.stack(
+                [MrcfaFrameFeatures.stack([self._cache[j] for j in clip[:-1]]) for _, clip in clip_targets]
+            )
+            size = tuple(target.logits.shape[-2:])
+            out = self.model.decode_head.clip_forward(target, references, size)
+            for k, (index, _) in enumerate(clip_targets):
+                logits[index] = out.logits[k]
+
+        for frame in list(self._cache):
+            if not self._still_needed(frame, self._next_index):
+                del self._cache[frame]
+            elif frame in logits:  # predicted: from now on the frame only serves as a reference
+                cached = self._cache[frame]
+                self._cache[frame] = MrcfaFrameFeatures(
+                    reference_tokens=cached.reference_tokens, value_tokens=cached.value_tokens
+                )
+        return [self._finish(logits[i], size) for i, size in zip(indices, sizes)]
+
+    def _finish(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if self.output == "logits":
+            return logits
+        if self.processor is not None:
+            return self.processor.post_process_semantic_segmentation(
+                SimpleNamespace(logits=logits[None]), target_sizes=[size]
+            )[0]
+        return F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0].argmax(0)
+
+
+def segment_video(
+    model: MrcfaForVideoSemanticSegmentation,
+    frames: Iterable[Any],
+    *,
+    processor=None,
+    output: Literal["labels", "logits"] = "labels",
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+) -> Iterator[torch.Tensor]:
+    """Segment a video; yields one result per frame, in order, as soon as it is known.
+
+    Args:
+        model: an `MrcfaForVideoSemanticSegmentation`.
+        frames: any iterable of frames (a list, a generator, a decoded video of unknown length). Raw frames (PIL
+            images, `[H, W, 3]` arrays) need a `processor`; with `processor=None` they must be preprocessed
+            `[3, H, W]` tensors.
+        processor: an `MrcfaVideoProcessor` (the official test preprocessing), or `None`.
+        output: `"labels"` (`[H, W]` int64 label maps at each frame's original size) or `"logits"`
+            (`[num_labels, H'/4, W'/4]`, identical to `model(clip).logits` for that frame's official clip).
+        batch_size: frames encoded together (faster on CPU and GPU; results do not depend on it).
+        device: where to run (defaults to the model's device).
+
+    Each frame is encoded once; the per-frame features that later clips reuse are cached, and the cache never holds
+    more than the 10 most recent frames (official offsets -9, -6, -3).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    segmenter = StreamingVideoSegmenter(model, processor, output=output, device=device)
+    pending: list[Any] = []
+    count = 0
+    for frame in frames:
+        pending.append(frame)
+        count += 1
+        if len(pending) == batch_size:
+            yield from segmenter.push(pending)
+            pending = []
+    if pending:
+        yield from segmenter.push(pending)
+    if count == 0:
+        raise ValueError("the video has no frames.")

@@ -2,14 +2,21 @@
 """mrcfa: MRCFA video semantic segmentation (ECCV 2022), native to transformers, datasets and accelerate.
 
 `import mrcfa` registers the model with transformers' Auto classes (AutoConfig, AutoModel,
-AutoModelForSemanticSegmentation) and the processor with AutoImageProcessor.
+AutoModelForSemanticSegmentation), the processor with AutoImageProcessor / AutoVideoProcessor, and the
+`video-semantic-segmentation` pipeline.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSemanticSegmentation
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
+
+# without torchvision, `transformers.AutoVideoProcessor` is a dummy that raises; the module-level class works
+from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
 from .configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+from .inference import StreamingVideoSegmenter, segment_video
 from .metrics import VideoSegmentationMetrics, evaluate_module_path
 from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
+from .pipelines import VideoSemanticSegmentationPipeline, register_pipeline
+from .video_processing_mrcfa import MrcfaVideoProcessor
 
 __version__ = "0.1.0"
 
@@ -18,6 +25,11 @@ def _register() -> None:
     AutoConfig.register(MrcfaConfig.model_type, MrcfaConfig, exist_ok=True)
     AutoModel.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
     AutoModelForSemanticSegmentation.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
+    # one processor for every backend: no torchvision needed, no fallback warning when it is installed
+    backends = {"pil": MrcfaVideoProcessor, "torchvision": MrcfaVideoProcessor}
+    AutoImageProcessor.register(MrcfaConfig, image_processor_classes=backends, exist_ok=True)
+    AutoVideoProcessor.register(MrcfaConfig, video_processor_classes=backends, exist_ok=True)
+    register_pipeline()
 
 
 _register()
@@ -28,6 +40,10 @@ __all__ = [
     "MrcfaConfig",
     "MrcfaForVideoSemanticSegmentation",
     "MrcfaVideoSemanticSegmenterOutput",
+    "MrcfaVideoProcessor",
+    "StreamingVideoSegmenter",
+    "VideoSemanticSegmentationPipeline",
+    "segment_video",
     "VideoSegmentationMetrics",
     "evaluate_module_path",
 ]

@@ -317,7 +317,8 @@ def convert_original_checkpoint(
         if write_processor:
             from .video_processing_mrcfa import MrcfaVideoProcessor
 
-            MrcfaVideoProcessor().save_pretrained(output_dir)
+            # official VSPW setting reduce_zero_label=True: raw masks (0 = others) map to labels as in training
+            MrcfaVideoProcessor(do_reduce_labels=True).save_pretrained(output_dir)
         if write_model_card:
             from .model_cards import write_model_card
 

@@ -155,7 +155,7 @@ class StreamingVideoSegmenter:
             return logits
         if self.processor is not None:
             return self.processor.post_process_semantic_segmentation(
-                SimpleNamespace(logits=logits[None]), target_sizes=[size]
+                SimpleNamespace(logits=logits[None]), target_sizes=[size], input_sizes=[self._input_size]
             )[0]
         return F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0].argmax(0)
 

@@ -271,3 +271,16 @@ def test_unknown_keyword_argument():
     model = make_model().eval()
     with pytest.raises(TypeError, match="unexpected keyword"):
         model(clip(), pixel_mask=None)
+
+
+@pytest.mark.slow
+def test_torch_compile_full_graph():
+    """The eval forward traces as one graph (no graph breaks); aot_eager keeps the test fast (inductor also works,
+    ~45 s of compilation on 2 CPU cores, see README)."""
+    model = make_model().eval()
+    x = clip(batch=2)
+    with torch.no_grad():
+        expected = model(x).logits
+        compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+        torch.testing.assert_close(compiled(x).logits, expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(compiled(x[:, -1]).logits, model(x[:, -1]).logits, atol=1e-5, rtol=1e-5)

@@ -190,3 +190,23 @@ def test_console_script_entry_point(model_dir, frames_dir, tmp_path):
     bad = subprocess.run(exe + [str(tmp_path / "nope"), "--model", str(model_dir), "--output", str(tmp_path / "x")],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "input not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_image_pipeline_with_remote_code_only(model_dir, tmp_path):
+    """The Hub widget path: the model's own code, no mrcfa package, offline; no 'not supported' error logged."""
+    code = f"""
+import sys
+sys.modules["mrcfa"] = None
+import numpy as np
+from PIL import Image
+from transformers import pipeline
+segmenter = pipeline("image-segmentation", model={str(model_dir)!r}, trust_remote_code=True)
+results = segmenter(Image.fromarray(np.full(({H}, {W}, 3), 90, np.uint8)))
+assert "transformers_modules" in type(segmenter.model).__module__
+print("LABELS", sorted(r["label"] for r in results))
+"""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LABELS ['LABEL_" in result.stdout
+    assert "not supported" not in result.stderr

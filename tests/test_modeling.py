@@ -284,3 +284,18 @@ def test_torch_compile_full_graph():
         compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
         torch.testing.assert_close(compiled(x).logits, expected, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(compiled(x[:, -1]).logits, model(x[:, -1]).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_attentions_with_eager_attention_and_same_logits_as_sdpa():
+    torch.manual_seed(0)
+    eager = MrcfaForVideoSemanticSegmentation(tiny_config(attn_implementation="eager")).eval()
+    sdpa = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
+    sdpa.load_state_dict(eager.state_dict())
+    x = clip(batch=2)
+    with torch.no_grad():
+        out = eager(x, output_attentions=True)
+        assert len(out.attentions) == sum(eager.config.depths)
+        # [batch * frames, heads, tokens, reduced tokens]: stage 1 has 16 x 24 tokens, reduced 8x
+        assert out.attentions[0].shape == (8, 1, (H // 4) * (W // 4), (H // 32) * (W // 32))
+        torch.testing.assert_close(out.attentions[0].sum(-1), torch.ones(8, 1, (H // 4) * (W // 4)))
+        torch.testing.assert_close(sdpa(x).logits, out.logits, atol=1e-5, rtol=1e-5)

@@ -163,6 +163,9 @@ class DataArguments:
     cat_max_ratio: float = field(
         default=0.75, metadata={"help": "Max share of one class in the train crop (1.0 disables the check)."}
     )
+    photometric_distortion: bool = field(
+        default=True, metadata={"help": "Official per-frame photometric distortion in the train augmentation."}
+    )
     clips_per_video: int = field(default=1, metadata={"help": "Train clips drawn per video per data epoch."})
     repeats: int = field(default=1, metadata={"help": "Passes over the train videos per data epoch."})
     max_eval_videos: int | None = field(
@@ -634,6 +637,7 @@ def main(argv: list[str] | None = None) -> dict:
             scale=tuple(data_args.image_scale),
             ratio_range=tuple(data_args.ratio_range),
             cat_max_ratio=data_args.cat_max_ratio,
+            photometric=data_args.photometric_distortion,
             seed=data_seed,
         )
         train_stream = TrainClipStream(

@@ -21,6 +21,7 @@ Used by `scripts/run_vss.py`; every piece also works on its own:
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -51,6 +52,7 @@ __all__ = [
     "clips_per_shard",
     "evaluate_videos",
     "flatten_metrics",
+    "make_train_dataloader",
     "gather_video_metrics",
     "get_official_poly_schedule",
     "merge_video_metrics",
@@ -223,8 +225,15 @@ class TrainClipStream(IterableDataset):
         return (0, 1) if info is None else (info.id, info.num_workers)
 
     def start_position(self, worker: int = 0, num_workers: int = 1) -> tuple[int, int]:
-        """(data epoch, clips to skip inside it) where worker `worker` of `num_workers` resumes."""
+        """(data epoch, clips to skip inside it) where worker `worker` of `num_workers` resumes.
+
+        The DataLoader asks its workers for batches in turn starting with worker 0, while the batch following
+        `start_batch` comes from worker `start_batch % num_workers`: the workers before that one re-yield their last
+        consumed batch, which `make_train_dataloader` drops (`leading_batches_to_drop`).
+        """
         batches = len(range(worker, self.start_batch, num_workers))
+        if worker < self.leading_batches_to_drop(num_workers):
+            batches -= 1
         skip = batches * self.batch_size
         if self.clips_per_shard and skip:
             shards = len(range(worker, self.num_shards, num_workers))
@@ -233,14 +242,20 @@ class TrainClipStream(IterableDataset):
                 return divmod(skip, per_epoch)
         return 0, skip
 
+    def leading_batches_to_drop(self, num_workers: int) -> int:
+        """Batches to drop at the start of a resumed DataLoader with `num_workers` workers (see `start_position`)."""
+        return self.start_batch % num_workers if num_workers > 1 else 0
+
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         worker, num_workers = self._worker()
         epoch, skip = self.start_position(worker, num_workers)
+        # A private copy: `datasets` keeps the epoch in shared memory, common to all DataLoader workers.
+        dataset = copy.deepcopy(self.dataset)
         current = epoch
         while True:
-            self.dataset.set_epoch(self.epoch_key(current))
+            dataset.set_epoch(self.epoch_key(current))
             count = 0
-            for example in self.dataset:
+            for example in dataset:
                 count += 1
                 if skip:
                     skip -= 1
@@ -252,6 +267,48 @@ class TrainClipStream(IterableDataset):
                     "it has no video. Use fewer processes / dataloader workers than videos."
                 )
             current += 1
+
+
+class _DropFirstBatches:
+    """Iterable over a DataLoader without its first `count` batches."""
+
+    def __init__(self, loader: DataLoader, count: int):
+        self.loader = loader
+        self.dataset = loader.dataset
+        self.count = count
+
+    def __iter__(self):
+        return itertools.islice(iter(self.loader), self.count, None)
+
+
+def make_train_dataloader(
+    stream: TrainClipStream,
+    collate_fn: Callable | None = None,
+    *,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    persistent_workers: bool = False,
+    prefetch_factor: int | None = None,
+) -> Iterable:
+    """The DataLoader of a `TrainClipStream` (batch size `stream.batch_size`), resuming exactly at
+    `stream.start_batch` whatever the number of workers (capped at the stream's number of shards)."""
+    if num_workers > stream.num_shards:
+        logger.warning(
+            f"dataloader_num_workers={num_workers} but this process has only {stream.num_shards} videos (shards): "
+            f"using {stream.num_shards} workers."
+        )
+        num_workers = stream.num_shards
+    loader = DataLoader(
+        stream,
+        batch_size=stream.batch_size,
+        collate_fn=collate_fn,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=persistent_workers and num_workers > 0,
+        prefetch_factor=prefetch_factor if num_workers > 0 else None,
+    )
+    drop = stream.leading_batches_to_drop(max(num_workers, 1))
+    return _DropFirstBatches(loader, drop) if drop else loader
 
 
 class TrainCollator:
@@ -603,21 +660,17 @@ class MrcfaTrainer(Trainer):
         stream = self.train_dataset
         if not isinstance(stream, TrainClipStream):
             raise TypeError(f"MrcfaTrainer needs a TrainClipStream as train_dataset, got {type(stream).__name__}.")
-        workers = self.args.dataloader_num_workers
-        if workers > stream.num_shards:
-            logger.warning(
-                f"dataloader_num_workers={workers} but this process has only {stream.num_shards} videos (shards): "
-                f"using {stream.num_shards} workers."
+        if stream.batch_size != self._train_batch_size:
+            raise ValueError(
+                f"the TrainClipStream has batch_size={stream.batch_size} but the Trainer uses {self._train_batch_size}."
             )
-            workers = stream.num_shards
-        return DataLoader(
+        return make_train_dataloader(
             stream,
-            batch_size=self._train_batch_size,
-            collate_fn=self.train_collator,
-            num_workers=workers,
+            self.train_collator,
+            num_workers=self.args.dataloader_num_workers,
             pin_memory=self.args.dataloader_pin_memory,
-            persistent_workers=self.args.dataloader_persistent_workers and workers > 0,
-            prefetch_factor=self.args.dataloader_prefetch_factor if workers > 0 else None,
+            persistent_workers=self.args.dataloader_persistent_workers,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
         )
 
     def _init_training_state(

@@ -219,6 +219,12 @@ class MrcfaTrainingArguments(TrainingArguments):
     save_steps: float = field(default=16_000, metadata={"help": "Checkpoint every N steps."})
     save_total_limit: int | None = field(default=3, metadata={"help": "Keep at most N checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Unused (kept False)."})
+    ddp_find_unused_parameters: bool | None = field(
+        default=None,
+        metadata={
+            "help": "DDP find_unused_parameters (default: only for --num_frames 1, where the temporal head is idle)."
+        },
+    )
     report_to: None | str | list[str] = field(
         default="auto",
         metadata={"help": "Loggers: 'auto' (TensorBoard when installed), 'none', 'tensorboard', 'all', ..."},
@@ -593,6 +599,12 @@ def main(argv: list[str] | None = None) -> dict:
     config = model.config
     if data_args.num_frames not in (1, config.num_clips):
         raise ValueError(f"--num_frames must be 1 or the model's num_clips ({config.num_clips}).")
+    tokens = (data_args.crop_size[0] // 32) * (data_args.crop_size[1] // 32)
+    if training_args.do_train and data_args.num_frames > 1 and tokens < config.stm_top_k:
+        raise ValueError(
+            f"--crop_size {data_args.crop_size} gives {tokens} tokens at 1/32 resolution but Selective Token Masking "
+            f"needs at least stm_top_k={config.stm_top_k}: use a larger crop."
+        )
     if model.config.num_labels != num_labels:
         raise ValueError(f"the model predicts {model.config.num_labels} classes but the dataset has {num_labels}.")
     if training_args.sync_bn and world > 1 and training_args.do_train:
@@ -647,7 +659,10 @@ def main(argv: list[str] | None = None) -> dict:
             seed=data_seed,
             clips_per_shard=clips_per_shard(listing, data_args.clips_per_video, config.reference_offsets),
         )
-        logger.info(f"train: {len(listing.videos)} videos, {train_stream.num_shards} shards in this process")
+        message = (
+            f"process {rank} of {world}: {train_stream.num_shards} of {len(listing.videos)} train videos (shards)"
+        )
+        (logger.warning if world > 1 else logger.info)(message)
 
     eval_ds, eval_order = None, None
     if training_args.do_eval:
@@ -675,6 +690,8 @@ def main(argv: list[str] | None = None) -> dict:
     if n_eval_videos and data_args.max_eval_videos:
         n_eval_videos = min(n_eval_videos, data_args.max_eval_videos)
 
+    if training_args.ddp_find_unused_parameters is None:
+        training_args.ddp_find_unused_parameters = data_args.num_frames == 1
     callbacks = [StepSeedCallback(training_args.seed)]
     if training_args.check_weight_sync_steps > 0:
         callbacks.append(WeightSyncCallback(training_args.check_weight_sync_steps))

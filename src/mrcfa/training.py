@@ -360,19 +360,20 @@ class StepSeedCallback(TrainerCallback):
 
 
 def parameter_checksum(model: torch.nn.Module) -> torch.Tensor:
-    """float64 vector: per parameter and floating buffer, the sum and the sum of squares (cheap and order-sensitive
-    enough to catch diverging replicas)."""
-    values = []
+    """float64 vector: per parameter, its sum and its sum of squares (cheap, and enough to catch diverging replicas).
+
+    Buffers (BatchNorm running statistics) are left out: each process updates them with its own batch, and DDP
+    broadcasts process 0's at the start of every forward pass.
+    """
     with torch.no_grad():
-        for tensor in itertools.chain(model.parameters(), model.buffers()):
-            if tensor.is_floating_point():
-                t = tensor.detach().double()
-                values.append(torch.stack([t.sum(), (t * t).sum()]))
+        values = [
+            torch.stack([p.detach().double().sum(), p.detach().double().square().sum()]) for p in model.parameters()
+        ]
     return torch.cat(values).cpu() if values else torch.zeros(0, dtype=torch.float64)
 
 
 class WeightSyncCallback(TrainerCallback):
-    """Every `every` optimiser steps, all-gathers a checksum of the weights and raises if two processes differ.
+    """Every `every` optimiser steps, all-gathers a checksum of the parameters and raises if two processes differ.
 
     `checked_steps` counts the successful checks (logged at the end of training).
     """

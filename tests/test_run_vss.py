@@ -1,0 +1,251 @@
+"""scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "run_vss.py"
+TINY_OVERRIDES = "hidden_sizes=[8,16,32,32],depths=[1,1,1,1],num_attention_heads=[1,1,1,1],decoder_hidden_size=16"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("run_vss", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_vss"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+run_vss = _load_script()
+
+
+@pytest.fixture(scope="module")
+def tiny_vspw(tmp_path_factory):
+    from mrcfa.data import make_synthetic_vspw
+
+    return make_synthetic_vspw(
+        tmp_path_factory.mktemp("tiny_vspw"),
+        seed=3,
+        num_classes=3,
+        height=64,
+        width=96,
+        video_frame_counts={"train": [11, 12, 13, 14], "val": [17, 18], "test": [10]},
+    )
+
+
+def tiny_args(dataset, output_dir, *extra):
+    return [
+        "--dataset_name", str(dataset), "--output_dir", str(output_dir),
+        "--config_name", "b0", "--config_overrides", TINY_OVERRIDES,
+        "--crop_size", "64", "96", "--image_scale", "96", "64",
+        "--learning_rate", "1e-3", "--warmup_steps", "2", "--per_device_train_batch_size", "2",
+        "--logging_steps", "2", "--report_to", "none", "--disable_tqdm", "true", "--seed", "7",
+        *extra,
+    ]  # fmt: skip
+
+
+def _env(threads=2):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _run(args, timeout=240, threads=2):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(threads),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def _weights(folder):
+    return load_file(Path(folder) / "model.safetensors")
+
+
+# ------------------------------------------------------------------------------------------------- training
+@pytest.mark.slow
+def test_train_eval_outputs_and_exact_resume_after_sigkill(tiny_vspw, tmp_path):
+    args = ["--max_steps", "12", "--save_steps", "4", "--save_total_limit", "5"]
+    # 1. uninterrupted run, with evaluation
+    full = tmp_path / "full"
+    proc = _run(tiny_args(tiny_vspw, full, *args))
+    assert "mIoU" in proc.stdout and "mVC16" in proc.stdout
+    for name in (
+        "config.json", "model.safetensors", "preprocessor_config.json", "README.md",
+        "configuration_mrcfa.py", "modeling_mrcfa.py", "modeling_mrcfa_head.py",
+        "all_results.json", "eval_results.json", "train_results.json", "trainer_state.json",
+    ):  # fmt: skip
+        assert (full / name).is_file(), name
+    results = json.loads((full / "all_results.json").read_text())
+    assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 35
+    for key in ("eval_mIoU", "eval_mVC8", "eval_mVC16", "train_loss"):
+        assert 0.0 <= results[key] <= (1.0 if key != "train_loss" else 10.0), key
+    assert json.loads((full / "config.json").read_text())["num_labels"] == 3
+    state = json.loads((full / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
+    lrs = [e["learning_rate"] for e in state["log_history"] if "learning_rate" in e]
+    assert lrs[0] < lrs[1] and lrs[-1] < lrs[1]  # warm-up then poly decay
+
+    # 2. the same run killed with SIGKILL right after its first checkpoint, then resumed
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, str(SCRIPT), *tiny_args(tiny_vspw, killed, *args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(), cwd=ROOT)
+    deadline = time.time() + 180
+    while not (killed / "checkpoint-4" / "trainer_state.json").is_file():
+        assert proc.poll() is None, "the run ended before writing its first checkpoint"
+        assert time.time() < deadline, "no checkpoint within 180 s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert not (killed / "model.safetensors").exists() and not (killed / "checkpoint-12").exists()
+
+    with pytest.raises(ValueError, match="already holds a run"):  # no silent overwrite of the killed run
+        run_vss.main(tiny_args(tiny_vspw, killed, *args))
+    _run(tiny_args(tiny_vspw, killed, *args, "--resume_from_checkpoint", "latest", "--do_eval", "false"))
+    reference, resumed = _weights(full), _weights(killed)
+    assert reference.keys() == resumed.keys() and len(reference) > 50
+    different = [k for k in reference if not torch.equal(reference[k], resumed[k])]
+    assert not different, f"{len(different)} tensors differ after resume, e.g. {different[:3]}"
+    # and the run did train: weights moved away from the first checkpoint
+    first = _weights(killed / "checkpoint-4")
+    assert not torch.equal(
+        first["decode_head.frame_decoder.classifier.weight"], resumed["decode_head.frame_decoder.classifier.weight"]
+    )
+
+
+@pytest.mark.slow
+def test_two_processes_shard_videos_and_stay_in_sync(tiny_vspw, tmp_path):
+    out = tmp_path / "dist"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
+        str(SCRIPT), *tiny_args(tiny_vspw, out, "--max_steps", "4", "--check_weight_sync_steps", "1"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(threads=1), cwd=ROOT)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    assert log.count("weights identical on all 2 processes after each of 4 checked steps") == 2
+    assert "process 0 of 2: 2 of 4 train videos" in log and "process 1 of 2: 2 of 4 train videos" in log
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 35  # both ranks' videos merged
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 4
+    assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_single_frame_training_and_evaluation(tiny_vspw, tmp_path):
+    out = tmp_path / "t1"
+    proc = _run(tiny_args(tiny_vspw, out, "--max_steps", "3", "--num_frames", "1"))
+    assert "single_frame evaluation" in proc.stdout
+    assert json.loads((out / "all_results.json").read_text())["eval_num_frames"] == 35
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+def test_bad_input_errors(tiny_vspw, tmp_path):
+    out = tmp_path / "bad"
+    with pytest.raises(ValueError, match="neither a config file / folder nor a preset.*b9"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--config_name", "b9"))
+    with pytest.raises(ValueError, match="has no masks"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--train_split", "test"))
+    with pytest.raises(ValueError, match="unknown MrcfaConfig field"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--config_overrides", "depth=[1,1,1,1]"))
+    with pytest.raises(ValueError, match="num_frames must be 4"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--num_frames", "2"))
+    with pytest.raises(ValueError, match="divisible by 32"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--crop_size", "60", "96"))
+    with pytest.raises(ValueError, match="no checkpoint"):
+        run_vss.main(tiny_args(tiny_vspw, out, "--resume_from_checkpoint", "latest"))
+    (out / "checkpoint-3").mkdir(parents=True)
+    with pytest.raises(ValueError, match="already holds a run.*overwrite_output_dir"):
+        run_vss.main(tiny_args(tiny_vspw, out))
+
+
+def test_checkpoint_label_mismatch_needs_ignore_mismatched_sizes(tiny_vspw, tmp_path):
+    from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
+
+    checkpoint = tmp_path / "ckpt5"
+    config = MrcfaConfig.from_preset("b0", num_labels=5, **run_vss.parse_config_overrides(TINY_OVERRIDES))
+    MrcfaForVideoSemanticSegmentation(config).save_pretrained(checkpoint)
+    args = ["--model_name_or_path", str(checkpoint), "--do_train", "false", "--max_eval_videos", "1"]
+    with pytest.raises(ValueError, match="predicts 5 classes but the dataset has 3.*--ignore_mismatched_sizes"):
+        run_vss.main(tiny_args(tiny_vspw, tmp_path / "eval", *args))
+    results = run_vss.main(tiny_args(tiny_vspw, tmp_path / "eval", *args, "--ignore_mismatched_sizes", "true"))
+    assert results["eval_num_videos"] == 1 and results["eval_num_frames"] == 17
+    saved = json.loads((tmp_path / "eval" / "eval_results.json").read_text())
+    assert saved["eval_num_videos"] == 1
+
+
+def test_mit_encoder_weights_are_transferred(tiny_vspw, tmp_path):
+    from transformers import SegformerConfig, SegformerForImageClassification
+
+    overrides = run_vss.parse_config_overrides(TINY_OVERRIDES)
+    encoder = SegformerForImageClassification(
+        SegformerConfig(
+            hidden_sizes=overrides["hidden_sizes"],
+            depths=overrides["depths"],
+            num_attention_heads=overrides["num_attention_heads"],
+            num_labels=10,
+        )
+    )
+    encoder.save_pretrained(tmp_path / "mit")
+    model_args = run_vss.ModelArguments(model_name_or_path=str(tmp_path / "mit"))
+    model = run_vss.build_model(model_args, {0: "a", 1: "b", 2: "c"})
+    assert model.config.model_type == "mrcfa" and model.config.num_labels == 3
+    source = encoder.segformer.state_dict()
+    target = model.segformer.state_dict()
+    assert all(torch.equal(source[k], target[k]) for k in source)
+    with pytest.raises(ValueError, match="expected an MRCFA checkpoint or a SegFormer"):
+        from transformers import BertConfig
+
+        BertConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=1, intermediate_size=8).save_pretrained(
+            tmp_path / "bert"
+        )
+        run_vss.build_model(run_vss.ModelArguments(model_name_or_path=str(tmp_path / "bert")), {0: "a"})
+
+
+def test_demo_recipe_and_argument_sources(tmp_path):
+    model_args, data_args, training_args, explicit = run_vss.parse_arguments(["--max_steps", "5"])
+    assert data_args.dataset_name is None and training_args.max_steps == 5 and "max_steps" in explicit
+    assert training_args.learning_rate == 1e-3 and data_args.crop_size == [96, 96]
+    assert model_args.config_name == "b0" and training_args.output_dir == run_vss.DEMO_OUTPUT_DIR
+    assert training_args.overwrite_output_dir and training_args.use_cpu
+    # a real dataset: the official recipe
+    _, data_args, training_args, _ = run_vss.parse_arguments(["--dataset_name", "x", "--output_dir", "o"])
+    assert (
+        training_args.learning_rate == 6e-5
+        and training_args.max_steps == 160_000
+        and training_args.warmup_steps == 1500
+    )
+    assert (
+        data_args.crop_size == [480, 480]
+        and training_args.max_grad_norm == 0.0
+        and not training_args.overwrite_output_dir
+    )
+    # one JSON file
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps({"dataset_name": "x", "output_dir": "o", "learning_rate": 1e-4, "crop_size": [64, 96]}))
+    _, data_args, training_args, explicit = run_vss.parse_arguments([str(path)])
+    assert (
+        training_args.learning_rate == 1e-4 and data_args.crop_size == [64, 96] and training_args.max_steps == 160_000
+    )
+    assert run_vss.parse_config_overrides('{"depths": [1, 1, 1, 1]}') == {"depths": [1, 1, 1, 1]}
+    assert run_vss.parse_config_overrides("depths=[1,1,1,1], hidden_act=gelu, drop_path_rate=0") == {
+        "depths": [1, 1, 1, 1],
+        "hidden_act": "gelu",
+        "drop_path_rate": 0,
+    }

@@ -95,7 +95,7 @@ def test_train_eval_outputs_and_exact_resume_after_sigkill(tiny_vspw, tmp_path):
     assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 35
     for key in ("eval_mIoU", "eval_mVC8", "eval_mVC16", "train_loss"):
         assert 0.0 <= results[key] <= (1.0 if key != "train_loss" else 10.0), key
-    assert json.loads((full / "config.json").read_text())["num_labels"] == 3
+    assert len(json.loads((full / "config.json").read_text())["id2label"]) == 3
     state = json.loads((full / "trainer_state.json").read_text())
     assert state["global_step"] == 12
     lrs = [e["learning_rate"] for e in state["log_history"] if "learning_rate" in e]
@@ -147,11 +147,11 @@ def test_two_processes_shard_videos_and_stay_in_sync(tiny_vspw, tmp_path):
     assert (out / "model.safetensors").is_file()
 
 
-@pytest.mark.slow
-def test_single_frame_training_and_evaluation(tiny_vspw, tmp_path):
+def test_single_frame_training_and_evaluation(tiny_vspw, tmp_path, capsys):
     out = tmp_path / "t1"
-    proc = _run(tiny_args(tiny_vspw, out, "--max_steps", "3", "--num_frames", "1"))
-    assert "single_frame evaluation" in proc.stdout
+    results = run_vss.main(tiny_args(tiny_vspw, out, "--max_steps", "3", "--num_frames", "1"))
+    assert "single_frame evaluation" in capsys.readouterr().out
+    assert results["eval_num_frames"] == 35 and results["train_num_videos"] == 4
     assert json.loads((out / "all_results.json").read_text())["eval_num_frames"] == 35
 
 

@@ -692,6 +692,34 @@ class MrcfaTrainer(Trainer):
             return epochs_trained, 0
         return epochs_trained, steps_trained
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        """Load a checkpoint's weights through `from_pretrained` (strict).
+
+        `save_pretrained` (transformers 5) writes the SegFormer encoder under its legacy (transformers 4) key names,
+        while `Trainer._load_from_checkpoint` calls `load_state_dict(strict=False)` without renaming them: the
+        encoder would silently keep its pre-resume weights. `from_pretrained` applies the renaming.
+        """
+        from transformers import PreTrainedModel
+
+        target = self.accelerator.unwrap_model(self.model if model is None else model)
+        has_weights = any(
+            os.path.isfile(os.path.join(resume_from_checkpoint, name))
+            for name in ("model.safetensors", "model.safetensors.index.json")
+        )
+        if not isinstance(target, PreTrainedModel) or not has_weights or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        loaded = type(target).from_pretrained(resume_from_checkpoint, config=target.config)
+        target.load_state_dict(loaded.state_dict(), strict=True)
+        del loaded
+
+    def _load_best_model(self) -> None:
+        best = self.state.best_model_checkpoint
+        if best is not None and os.path.isdir(best):
+            logger.info(f"Loading best model from {best} (score: {self.state.best_metric}).")
+            self._load_from_checkpoint(best)
+        else:
+            super()._load_best_model()
+
     # ------------------------------------------------------------------------------------------------ evaluation
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """Whole-video evaluation (official test clips, streaming inference): mIoU, mVC8, mVC16, ..."""

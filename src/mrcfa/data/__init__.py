@@ -1,0 +1,58 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""VSPW data for MRCFA: clip streaming (``datasets``), official augmentation, collation, a synthetic VSPW.
+
+``mrcfa.data`` never imports the model code (the parent package's ``__init__`` may). Public API::
+
+    load_vspw(source, split, *, mode="train" | "eval", streaming=True, seed=0, repeats=1, clips_per_video=1, ...)
+    list_vspw_videos(source, split) -> VspwSplit (videos with sorted frame names / files)
+    VspwBuilder, VspwBuilderConfig                     the datasets builder ("loading script")
+    VspwTrainTransform(crop_size, scale, ratio_range, cat_max_ratio, flip_prob, photometric, seed)
+    VspwEvalTransform(scale, size_divisor, processor="auto")  the model processor's test preprocessing
+    test_resize_shape(h, w)                            official test input size
+    collate_clips(batch) / ClipCollator(transform)     -> pixel_values [B, T, 3, H, W], labels [B, T, H, W]
+    make_synthetic_vspw(root, *, seed, num_classes, num_videos, num_frames, height, width, ...)
+    export_vspw_parquet(source, output_dir, ...)       Hub-ready Parquet shards
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load_vspw": ".loading",
+    "vspw_builder": ".loading",
+    "list_vspw_videos": ".sources",
+    "resolve_source": ".sources",
+    "CorruptImageError": ".sources",
+    "VspwSplit": ".sources",
+    "VspwVideoInfo": ".sources",
+    "VspwBuilder": ".builder",
+    "VspwBuilderConfig": ".builder",
+    "clip_features": ".builder",
+    "sample_train_clip": ".builder",
+    "VspwTrainTransform": ".transforms",
+    "VspwEvalTransform": ".transforms",
+    "test_resize_shape": ".transforms",
+    "rescale_shape": ".transforms",
+    "reduce_labels": ".transforms",
+    "collate_clips": ".collate",
+    "ClipCollator": ".collate",
+    "make_synthetic_vspw": ".synthetic",
+    "export_vspw_parquet": ".parquet",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import submodules lazily, so that e.g. the transforms do not pull in ``datasets``."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,281 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""A deterministic synthetic VSPW: small videos in exactly the ``VSPW_480p`` layout.
+
+Layout written under ``root``::
+
+    train.txt, val.txt, test.txt         video names, one per line (in generation order, not sorted)
+    label_num_dic_final.json             {"others": 0, "synthetic_1": 1, ...} like VSPW's class file
+    data/<video>/origin/00000001.jpg     RGB frames (JPEG, fixed quality)
+    data/<video>/mask/00000001.png       raw masks (palette PNG): 0 = others (ignored), k = class k (1..num_classes)
+
+The test split has no masks (like VSPW) unless ``test_masks=True``.
+
+Each video is a scene seen by a moving camera: a two-region background (a wavy horizon between two "stuff"
+classes) that scrolls with the camera, 1..`max_objects` moving textured objects (ellipses / rectangles) drawn in a
+random depth order so they occlude each other, sometimes a vertical "others" pole (label 0) sweeping across, and a
+few degraded frames (strong noise, washed-out colours) where a single frame is ambiguous but its neighbours are not.
+A class is recognisable from its appearance alone (a fixed colour plus a fixed pattern: stripes at a class-specific
+angle and period, a checkerboard or dots), so a small model learns it quickly.
+
+Everything is drawn from ``numpy.random.default_rng([seed, split, video])``; files are byte-identical for identical
+arguments (fixed JPEG quality, fixed PNG compression). Command line: ``mrcfa-synthetic-vspw OUT_DIR [options]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["SPLITS", "class_appearance", "make_synthetic_vspw", "main", "render_video"]
+
+SPLITS = ("train", "val", "test")
+_SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
+_GOLDEN = 0.6180339887498949
+
+
+def class_appearance(k: int) -> dict:
+    """Appearance of raw class ``k`` (>= 1), independent of the seed: base and accent colours, pattern, angle, period."""
+    if k < 1:
+        raise ValueError(f"class ids start at 1, got {k}.")
+    hue = (k * _GOLDEN) % 1.0
+    sat = 0.55 + 0.35 * ((k * 0.37) % 1.0)
+    val = 0.55 + 0.35 * ((k * 0.71) % 1.0)
+    base = np.array(colorsys.hsv_to_rgb(hue, sat, val)) * 255.0
+    accent = np.array(colorsys.hsv_to_rgb((hue + 0.08) % 1.0, min(1.0, sat + 0.1), 0.45 * val)) * 255.0
+    return {
+        "base": base.astype(np.float32),
+        "accent": accent.astype(np.float32),
+        "pattern": ("stripes", "checker", "dots")[(k - 1) % 3],
+        "angle": math.radians((k * 47) % 180),
+        "period": 5.0 + 3.0 * ((k - 1) // 3 % 4),
+    }
+
+
+def _texture(k: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """RGB texture ``float32 [N, 3]`` of class `k` at texture coordinates ``u, v`` ``[N]`` (pixels)."""
+    app = class_appearance(k)
+    period = app["period"]
+    if app["pattern"] == "stripes":
+        t = np.sin(2 * np.pi * (u * math.cos(app["angle"]) + v * math.sin(app["angle"])) / period)
+        mix = (t > 0).astype(np.float32)
+    elif app["pattern"] == "checker":
+        cu = np.floor(u * math.cos(app["angle"]) + v * math.sin(app["angle"])) // period
+        cv = np.floor(-u * math.sin(app["angle"]) + v * math.cos(app["angle"])) // period
+        mix = ((cu + cv) % 2).astype(np.float32)
+    else:
+        d = np.cos(2 * np.pi * u / period) * np.cos(2 * np.pi * v / period)
+        mix = (d > 0.5).astype(np.float32)
+    mix = 0.8 * mix[:, None]
+    return app["base"][None, :] * (1.0 - mix) + app["accent"][None, :] * mix
+
+
+def _mask_palette() -> list[int]:
+    from ..constants import VSPW_PALETTE
+
+    palette = [0, 0, 0]
+    for k in range(1, 256):
+        palette += list(VSPW_PALETTE[(k - 1) % len(VSPW_PALETTE)]) if k < 255 else [255, 255, 255]
+    return palette
+
+
+def render_video(
+    rng: np.random.Generator,
+    num_frames: int,
+    height: int,
+    width: int,
+    num_classes: int,
+    max_objects: int = 3,
+    occluder_prob: float = 0.5,
+    degraded_prob: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render one video: frames ``uint8 [T, H, W, 3]`` and raw masks ``uint8 [T, H, W]`` (0 = others, 1..K)."""
+    classes = np.arange(1, num_classes + 1)
+    bg = rng.choice(classes, size=2, replace=num_classes < 2)
+    horizon = height * rng.uniform(0.35, 0.65)
+    wave_amp, wave_len, wave_phase = height * rng.uniform(0.02, 0.12), rng.uniform(40, 120), rng.uniform(0, 2 * np.pi)
+    # camera velocity (dy, dx) in pixels per frame: always a visible horizontal pan
+    cam_v = np.array([rng.uniform(-0.75, 0.75), rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 2.5)])
+    cam_start = rng.uniform(-50, 50, size=2)
+
+    object_classes = np.setdiff1d(classes, bg) if num_classes >= 3 else classes
+    objects = []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        objects.append(
+            {
+                "cls": int(rng.choice(object_classes)),
+                "shape": ("ellipse", "rect")[int(rng.integers(2))],
+                "half": np.array([rng.uniform(0.12, 0.3) * height, rng.uniform(0.08, 0.2) * width]),
+                "pos": np.array([rng.uniform(0.2, 0.8) * height, rng.uniform(0.1, 0.9) * width]),
+                "vel": rng.uniform(-3.0, 3.0, size=2) * np.array([0.5, 1.0]),
+                "grow": rng.uniform(-0.01, 0.01),
+            }
+        )
+    occluder = None
+    if rng.random() < occluder_prob:
+        occluder = {
+            "x": rng.uniform(0, width),
+            "vx": rng.choice([-1.0, 1.0]) * rng.uniform(2.0, 5.0),
+            "half": rng.uniform(2.5, 5.0),
+        }
+
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    masks = np.empty((num_frames, height, width), dtype=np.uint8)
+    for t in range(num_frames):
+        cam = cam_start + cam_v * t + rng.normal(0.0, 0.4, size=2)
+        wy, wx = yy + cam[0], xx + cam[1]
+        sky = wy < horizon + wave_amp * np.sin(2 * np.pi * wx / wave_len + wave_phase)
+        label = np.where(sky, bg[0], bg[1]).astype(np.uint8)
+        image = np.empty((height, width, 3), dtype=np.float32)
+        for k in np.unique(label):
+            sel = label == k
+            image[sel] = _texture(int(k), wx[sel], wy[sel])
+        for obj in objects:
+            pos = obj["pos"] + obj["vel"] * t
+            # bounce inside the frame (mirror the trajectory at the borders)
+            for axis, size in enumerate((height, width)):
+                span = 2.0 * size
+                p = pos[axis] % span
+                pos[axis] = p if p < size else span - p
+            half = obj["half"] * (1.0 + obj["grow"] * t)
+            dy, dx = (yy - pos[0]) / half[0], (xx - pos[1]) / half[1]
+            inside = (dy**2 + dx**2 <= 1.0) if obj["shape"] == "ellipse" else (np.abs(dy) <= 1) & (np.abs(dx) <= 1)
+            if inside.any():
+                label[inside] = obj["cls"]
+                image[inside] = _texture(obj["cls"], xx[inside] - pos[1], yy[inside] - pos[0])
+        if occluder is not None:
+            x = (occluder["x"] + occluder["vx"] * t) % (width + 40) - 20
+            pole = np.abs(xx - x) <= occluder["half"]
+            if pole.any():
+                label[pole] = 0
+                image[pole] = 90.0 + 40.0 * np.sin(yy[pole] * 0.9)[:, None]
+        image += rng.normal(0.0, 4.0, size=image.shape).astype(np.float32)
+        image += rng.uniform(-10, 10)
+        if t > 0 and rng.random() < degraded_prob:
+            grey = image.mean(axis=-1, keepdims=True)
+            image = 0.35 * image + 0.65 * grey + rng.normal(0.0, 35.0, size=image.shape).astype(np.float32)
+        frames[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        masks[t] = label
+    return frames, masks
+
+
+def make_synthetic_vspw(
+    root: str | os.PathLike,
+    *,
+    seed: int = 0,
+    num_classes: int = 5,
+    num_videos: Sequence[int] = (6, 3, 2),
+    num_frames: Sequence[int] = (17, 28),
+    height: int = 96,
+    width: int = 160,
+    max_objects: int = 3,
+    test_masks: bool = False,
+    jpeg_quality: int = 90,
+    video_frame_counts: dict[str, Sequence[int]] | None = None,
+) -> Path:
+    """Write a synthetic VSPW dataset under `root` and return its path.
+
+    Args:
+        root: output folder (created; existing files of the same names are overwritten).
+        seed: everything is a deterministic function of the arguments.
+        num_classes: number of classes K (raw mask values 1..K, 0 = others); 1 <= K <= 254.
+        num_videos: videos in (train, val, test).
+        num_frames: inclusive range (min, max) of frames per video.
+        height, width: frame size in pixels.
+        max_objects: moving objects per video are 1..max_objects.
+        test_masks: also write masks for the test split (VSPW has none).
+        jpeg_quality: JPEG quality of the frames.
+        video_frame_counts: optional exact frame counts per split, e.g. ``{"train": [5, 12]}`` (overrides
+            `num_videos` and `num_frames` for that split), for tests of short videos.
+    """
+    if not 1 <= num_classes <= 254:
+        raise ValueError(f"num_classes must be in 1..254 (255 is the ignore value), got {num_classes}.")
+    if len(num_videos) != 3 or min(num_videos) < 0:
+        raise ValueError(f"num_videos must be (train, val, test) counts >= 0, got {num_videos}.")
+    if len(num_frames) != 2 or not 1 <= num_frames[0] <= num_frames[1]:
+        raise ValueError(f"num_frames must be an inclusive range (min, max) with 1 <= min <= max, got {num_frames}.")
+    if height < 8 or width < 8:
+        raise ValueError(f"frames must be at least 8x8, got {height}x{width}.")
+    root = Path(root)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    palette = _mask_palette()
+    names = {"others": 0, **{f"synthetic_{k}": k for k in range(1, num_classes + 1)}}
+    (root / "label_num_dic_final.json").write_text(json.dumps(names, indent=1) + "\n")
+    counts_override = dict(video_frame_counts or {})
+    unknown = set(counts_override) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"video_frame_counts has unknown splits {sorted(unknown)}; expected some of {SPLITS}.")
+    for split, count in zip(SPLITS, num_videos):
+        split_rng = np.random.default_rng([seed, _SPLIT_IDS[split], 1_000_003])
+        if split in counts_override:
+            lengths = [int(n) for n in counts_override[split]]
+        else:
+            lengths = [int(n) for n in split_rng.integers(num_frames[0], num_frames[1] + 1, size=count)]
+        video_names = []
+        for index, length in enumerate(lengths):
+            tag = "".join(split_rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), size=6))
+            name = f"{_SPLIT_IDS[split] * 1000 + index + 1}_{tag}"
+            video_names.append(name)
+            rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
+            frames, masks = render_video(rng, length, height, width, num_classes, max_objects=max_objects)
+            origin = root / "data" / name / "origin"
+            origin.mkdir(parents=True, exist_ok=True)
+            write_masks = split != "test" or test_masks
+            if write_masks:
+                (root / "data" / name / "mask").mkdir(parents=True, exist_ok=True)
+            for t in range(length):
+                stem = f"{t + 1:08d}"
+                Image.fromarray(frames[t], "RGB").save(origin / f"{stem}.jpg", format="JPEG", quality=jpeg_quality)
+                if write_masks:
+                    mask = Image.frombytes("P", (width, height), masks[t].tobytes())
+                    mask.putpalette(palette)
+                    mask.save(root / "data" / name / "mask" / f"{stem}.png", format="PNG", compress_level=6)
+        (root / f"{split}.txt").write_text("".join(f"{n}\n" for n in video_names))
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point ``mrcfa-synthetic-vspw``: write a synthetic VSPW dataset to a folder."""
+    parser = argparse.ArgumentParser(
+        prog="mrcfa-synthetic-vspw",
+        description="Write a deterministic synthetic dataset in the VSPW_480p layout (train/val/test).",
+    )
+    parser.add_argument("output_dir", help="folder to write (VSPW_480p layout)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-classes", type=int, default=5, help="classes K (raw mask values 1..K, 0 = others)")
+    parser.add_argument("--train", type=int, default=6, help="number of train videos")
+    parser.add_argument("--val", type=int, default=3, help="number of val videos")
+    parser.add_argument("--test", type=int, default=2, help="number of test videos")
+    parser.add_argument("--min-frames", type=int, default=17)
+    parser.add_argument("--max-frames", type=int, default=28)
+    parser.add_argument("--height", type=int, default=96)
+    parser.add_argument("--width", type=int, default=160)
+    parser.add_argument("--max-objects", type=int, default=3)
+    parser.add_argument("--test-masks", action="store_true", help="also write masks for the test split")
+    args = parser.parse_args(argv)
+    root = make_synthetic_vspw(
+        args.output_dir,
+        seed=args.seed,
+        num_classes=args.num_classes,
+        num_videos=(args.train, args.val, args.test),
+        num_frames=(args.min_frames, args.max_frames),
+        height=args.height,
+        width=args.width,
+        max_objects=args.max_objects,
+        test_masks=args.test_masks,
+    )
+    total = sum(1 for _ in (root / "data").glob("*/origin/*.jpg"))
+    print(f"wrote a synthetic VSPW dataset ({args.train}/{args.val}/{args.test} videos, {total} frames) to {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

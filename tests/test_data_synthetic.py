@@ -1,0 +1,152 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""The synthetic VSPW generator: layout, determinism, learnable classes, temporal structure, command line."""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mrcfa.data.synthetic import class_appearance, main, make_synthetic_vspw
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic") / "VSPW_480p"
+    start = time.perf_counter()
+    make_synthetic_vspw(root, seed=0)
+    return root, time.perf_counter() - start
+
+
+def _videos(root, split):
+    return (Path(root) / f"{split}.txt").read_text().split()
+
+
+def _load(root, video, kind, ext):
+    files = sorted((Path(root) / "data" / video / kind).glob(f"*.{ext}"))
+    return [np.asarray(Image.open(f)) for f in files], files
+
+
+def test_layout_matches_vspw(synthetic):
+    root, _ = synthetic
+    assert [len(_videos(root, s)) for s in ("train", "val", "test")] == [6, 3, 2]
+    names = json.loads((root / "label_num_dic_final.json").read_text())
+    assert names["others"] == 0 and max(names.values()) == 5 and len(names) == 6
+    for split in ("train", "val", "test"):
+        for video in _videos(root, split):
+            frames, frame_files = _load(root, video, "origin", "jpg")
+            assert 17 <= len(frames) <= 28
+            assert [f.name for f in frame_files] == [f"{i + 1:08d}.jpg" for i in range(len(frames))]
+            assert all(f.shape == (96, 160, 3) and f.dtype == np.uint8 for f in frames)
+            mask_dir = root / "data" / video / "mask"
+            if split == "test":
+                assert not mask_dir.exists()  # VSPW's test split has no masks
+                continue
+            masks, mask_files = _load(root, video, "mask", "png")
+            assert [f.stem for f in mask_files] == [f.stem for f in frame_files]
+            assert Image.open(mask_files[0]).mode == "P"
+            for mask in masks:
+                assert mask.shape == (96, 160)
+                assert set(np.unique(mask)) <= set(range(6))
+
+
+def test_default_generation_is_fast(synthetic):
+    _, seconds = synthetic
+    assert seconds < 5.0
+
+
+def test_deterministic_bytes(tmp_path):
+    kwargs = dict(seed=7, num_classes=4, num_videos=(2, 1, 1), num_frames=(5, 8), height=40, width=56)
+    a = make_synthetic_vspw(tmp_path / "a", **kwargs)
+    b = make_synthetic_vspw(tmp_path / "b", **kwargs)
+    c = make_synthetic_vspw(tmp_path / "c", **{**kwargs, "seed": 8})
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 20
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
+    frames_a = sorted(a.rglob("*.jpg"))
+    frames_c = sorted(c.rglob("*.jpg"))
+    assert [f.read_bytes() for f in frames_a] != [f.read_bytes() for f in frames_c]
+
+
+def test_configurable_sizes_counts_and_classes(tmp_path):
+    root = make_synthetic_vspw(
+        tmp_path / "s", seed=1, num_classes=12, num_videos=(1, 2, 0), num_frames=(3, 3), height=33, width=47,
+        test_masks=True, video_frame_counts={"train": [4, 11]},
+    )  # fmt: skip
+    assert [len(_videos(root, s)) for s in ("train", "val", "test")] == [2, 2, 0]
+    counts = [len(_load(root, v, "origin", "jpg")[0]) for v in _videos(root, "train")]
+    assert counts == [4, 11]
+    frames, _ = _load(root, _videos(root, "val")[0], "origin", "jpg")
+    assert len(frames) == 3 and frames[0].shape == (33, 47, 3)
+    assert max(json.loads((root / "label_num_dic_final.json").read_text()).values()) == 12
+    with pytest.raises(ValueError, match="num_classes"):
+        make_synthetic_vspw(tmp_path / "bad", num_classes=255)
+    with pytest.raises(ValueError, match="num_frames"):
+        make_synthetic_vspw(tmp_path / "bad", num_frames=(5, 2))
+
+
+def _box_mean(image, k=9):
+    padded = np.pad(image.astype(np.float64), ((k // 2, k // 2), (k // 2, k // 2), (0, 0)), mode="edge")
+    c = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0), (0, 0)))
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+
+def test_classes_are_learnable_from_appearance(synthetic):
+    """A nearest-centroid classifier on local mean colour, fitted on train, labels most val pixels correctly."""
+    root, _ = synthetic
+
+    def features(split):
+        xs, ys = [], []
+        for video in _videos(root, split):
+            frames, _ = _load(root, video, "origin", "jpg")
+            masks, _ = _load(root, video, "mask", "png")
+            for frame, mask in zip(frames, masks):
+                xs.append(_box_mean(frame).reshape(-1, 3))
+                ys.append(mask.ravel())
+        return np.concatenate(xs), np.concatenate(ys)
+
+    x_train, y_train = features("train")
+    x_val, y_val = features("val")
+    classes = [k for k in range(1, 6) if (y_train == k).any()]
+    assert len(classes) >= 4
+    centroids = np.stack([x_train[y_train == k].mean(0) for k in classes])
+    valid = y_val > 0
+    pred = np.asarray(classes)[np.argmin(((x_val[valid, None] - centroids[None]) ** 2).sum(-1), axis=1)]
+    assert (pred == y_val[valid]).mean() > 0.9
+    # distinct appearance per class: colours far apart, patterns differ
+    bases = np.stack([class_appearance(k)["base"] for k in range(1, 6)])
+    distances = np.sqrt(((bases[:, None] - bases[None]) ** 2).sum(-1))
+    assert distances[np.triu_indices(5, 1)].min() > 30
+
+
+def test_camera_motion_occlusion_and_degraded_frames(synthetic):
+    root, _ = synthetic
+    moving, others, overlaps, degraded = 0, 0, 0, 0
+    for video in _videos(root, "train") + _videos(root, "val"):
+        masks, _ = _load(root, video, "mask", "png")
+        frames, _ = _load(root, video, "origin", "jpg")
+        changed = [(a != b).mean() for a, b in zip(masks[:-1], masks[1:])]
+        moving += np.mean(changed) > 0.005
+        others += any((m == 0).any() for m in masks)
+        # a frame much noisier than its neighbours (high-frequency energy) = degraded
+        energy = [np.abs(np.diff(f.astype(np.float32), axis=1)).mean() for f in frames]
+        degraded += max(energy) > 1.5 * np.median(energy)
+        # occlusion: the number of pixels of some object class varies a lot over the video
+        counts = np.stack([np.bincount(m.ravel(), minlength=6) for m in masks])
+        overlaps += (counts.max(0) - counts.min(0) > 0.3 * counts.max(0).clip(1))[1:].any()
+    assert moving == 9  # every video's labels change over time (camera / object motion)
+    assert others >= 2  # some videos have an "others" occluder (raw 0)
+    assert degraded >= 2
+    assert overlaps >= 5
+
+
+def test_command_line(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main([str(out), "--seed", "3", "--train", "1", "--val", "1", "--test", "0", "--min-frames", "4",
+                 "--max-frames", "4", "--height", "24", "--width", "32", "--num-classes", "3"]) == 0  # fmt: skip
+    assert "wrote a synthetic VSPW dataset" in capsys.readouterr().out
+    assert len(list(out.glob("data/*/origin/*.jpg"))) == 8
+    assert len(list(out.glob("data/*/mask/*.png"))) == 8

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds_per_step_median": round(statistics.median(times), 3),
         "seconds_per_step_min": round(min(times), 3),
         "steps_timed": len(times),
-        "loss": round(float(loss), 4),
+        "loss": round(float(loss.detach()), 4),
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }

@@ -61,16 +61,17 @@ DEMO_CONFIG_OVERRIDES = (
 DEMO_RECIPE = {
     "config_name": "b0",
     "config_overrides": DEMO_CONFIG_OVERRIDES,
-    "crop_size": [96, 96],
-    "image_scale": [160, 96],
+    "crop_size": [192, 192],
+    "image_scale": [320, 192],
     "ratio_range": [0.75, 1.5],
+    "photometric_distortion": False,
     "learning_rate": 1e-3,
-    "warmup_steps": 30,
-    "max_steps": 600,
+    "warmup_steps": 60,
+    "max_steps": 1200,
     "per_device_train_batch_size": 2,
     "per_device_eval_batch_size": 8,
-    "logging_steps": 25,
-    "save_steps": 200,
+    "logging_steps": 50,
+    "save_steps": 400,
     "save_total_limit": 2,
 }
 DEMO_OUTPUT_DIR = "runs/mrcfa-synthetic-demo"
@@ -187,7 +188,7 @@ class DataArguments:
     )
     synthetic_num_classes: int = field(default=5, metadata={"help": "Synthetic VSPW: number of classes."})
     synthetic_num_videos: list[int] = field(
-        default_factory=lambda: [8, 4], metadata={"help": "Synthetic VSPW: train and val videos."}
+        default_factory=lambda: [24, 6], metadata={"help": "Synthetic VSPW: train and val videos."}
     )
     synthetic_num_frames: list[int] = field(
         default_factory=lambda: [20, 30], metadata={"help": "Synthetic VSPW: frames per video (min max)."}

@@ -221,7 +221,7 @@ def test_mit_encoder_weights_are_transferred(tiny_vspw, tmp_path):
 def test_demo_recipe_and_argument_sources(tmp_path):
     model_args, data_args, training_args, explicit = run_vss.parse_arguments(["--max_steps", "5"])
     assert data_args.dataset_name is None and training_args.max_steps == 5 and "max_steps" in explicit
-    assert training_args.learning_rate == 1e-3 and data_args.crop_size == [96, 96]
+    assert training_args.learning_rate == 1e-3 and data_args.crop_size == [192, 192]
     assert model_args.config_name == "b0" and training_args.output_dir == run_vss.DEMO_OUTPUT_DIR
     assert training_args.overwrite_output_dir and training_args.use_cpu
     # a real dataset: the official recipe

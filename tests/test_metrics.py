@@ -392,3 +392,30 @@ def test_evaluate_module_loads_offline_and_matches_fixture(metric_fixture, offic
         protocol="all_windows",
     )
     _close(r["per_video"]["vid_short"]["vc8_windows"], _brute_force_windows(pred, reduce_vspw_labels(gt), 8))
+
+
+def test_merge_of_disjoint_parts_equals_one_accumulator():
+    rng = np.random.default_rng(7)
+    videos = {}
+    for i in range(4):  # mostly static ground truth, noisy predictions: defined mVC values
+        ref = np.repeat(rng.integers(0, 4, (1, 6, 8)), 18 + i, axis=0)
+        pred = np.where(rng.random(ref.shape) < 0.1, rng.integers(0, 4, ref.shape), ref)
+        videos[f"v{i}"] = (pred, ref)
+    whole = VideoSegmentationMetrics(4)
+    parts = [VideoSegmentationMetrics(4), VideoSegmentationMetrics(4)]
+    for i, (vid, (pred, ref)) in enumerate(videos.items()):
+        whole.add_video(vid, pred, ref)
+        parts[i % 2].add_video(vid, pred, ref)
+    merged = VideoSegmentationMetrics.merge(parts, order=list(videos))
+    expected, got = whole.compute(), merged.compute()
+    assert merged.video_ids == list(videos)
+    assert 0 < expected["mVC8"] < 1 and 0 < expected["mVC16"] < 1
+    for key in ("mIoU", "mVC8", "mVC16", "official_mIoU", "aAcc"):
+        assert got[key] == expected[key], key
+    np.testing.assert_array_equal(got["confusion_matrix"], expected["confusion_matrix"])
+    with pytest.raises(ValueError, match="evaluated twice"):
+        VideoSegmentationMetrics.merge([parts[0], parts[0]])
+    open_part = VideoSegmentationMetrics(4)
+    open_part.add_frame("x", videos["v0"][0][0], videos["v0"][1][0])
+    with pytest.raises(ValueError, match="still open"):
+        VideoSegmentationMetrics.merge([open_part])

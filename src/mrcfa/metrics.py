@@ -33,7 +33,7 @@ of all videos, whatever the protocol.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -418,6 +418,45 @@ class VideoSegmentationMetrics:
             raise ValueError(f"unknown video {video_id!r}.")
         if not state.ended:
             self._end(state)
+
+    @classmethod
+    def merge(
+        cls, parts: Sequence[VideoSegmentationMetrics], order: Sequence[Hashable] | None = None
+    ) -> VideoSegmentationMetrics:
+        """Combine metrics accumulated on disjoint sets of ended videos (e.g. by several processes).
+
+        Args:
+            parts: metrics with the same `num_labels` and `ignore_index`; every video must be ended.
+            order: video ids fixing the order of the videos in the result (default: the order of `parts`).
+        """
+        if not parts:
+            raise ValueError("nothing to merge.")
+        first = parts[0]
+        merged = cls(
+            first.num_labels,
+            ignore_index=first.ignore_index,
+            reduce_labels=first.reduce_labels,
+            protocol=first.protocol,
+        )
+        videos: dict[Hashable, _VideoState] = {}
+        for part in parts:
+            if (part.num_labels, part.ignore_index) != (first.num_labels, first.ignore_index):
+                raise ValueError("cannot merge metrics with different num_labels / ignore_index.")
+            merged._confusion += part._confusion
+            merged._official_confusion_ended += part._official_confusion_ended
+            for video_id, state in part._videos.items():
+                if video_id in videos:
+                    raise ValueError(
+                        f"video {video_id!r} was evaluated twice (it is in several of the merged metrics)."
+                    )
+                if not state.ended:
+                    raise ValueError(f"video {video_id!r} is still open: call end_video() before merging.")
+                videos[video_id] = state
+        if order is not None:
+            rank = {video_id: i for i, video_id in enumerate(order)}
+            videos = dict(sorted(videos.items(), key=lambda item: rank.get(item[0], len(rank))))
+        merged._videos = videos
+        return merged
 
     # ------------------------------------------------------------------ output
 

@@ -86,6 +86,8 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
     input_modalities = ("video", "image")
     _no_split_modules = ["SegformerStage"]
     _can_compile_fullgraph = False
+    # the loss is computed here (mean over all pixels, the official reduction): Trainer must not pass loss kwargs
+    accepts_loss_kwargs = False
 
     def __init__(self, config: MrcfaConfig):
         super().__init__(config)

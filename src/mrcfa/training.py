@@ -519,30 +519,7 @@ def merge_video_metrics(
 
     `order` (video ids) fixes the order of the videos in the result (by default: the order of `parts`).
     """
-    if not parts:
-        raise ValueError("nothing to merge.")
-    first = parts[0]
-    merged = VideoSegmentationMetrics(
-        first.num_labels, ignore_index=first.ignore_index, reduce_labels=first.reduce_labels, protocol=first.protocol
-    )
-    videos = {}
-    for part in parts:
-        if (part.num_labels, part.ignore_index) != (first.num_labels, first.ignore_index):
-            raise ValueError("cannot merge metrics of different num_labels / ignore_index.")
-        # VideoSegmentationMetrics has no public merge: combine its (documented) per-video and confusion state.
-        merged._confusion += part._confusion
-        merged._official_confusion_ended += part._official_confusion_ended
-        for video_id, state in part._videos.items():
-            if video_id in videos:
-                raise ValueError(f"video {video_id!r} was evaluated twice.")
-            if not state.ended:
-                raise ValueError(f"video {video_id!r} is still open: end it before merging.")
-            videos[video_id] = state
-    if order is not None:
-        rank = {video_id: i for i, video_id in enumerate(order)}
-        videos = dict(sorted(videos.items(), key=lambda item: rank.get(item[0], len(rank))))
-    merged._videos = videos
-    return merged
+    return VideoSegmentationMetrics.merge(parts, order)
 
 
 def gather_video_metrics(

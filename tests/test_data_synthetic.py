@@ -150,3 +150,58 @@ def test_command_line(tmp_path, capsys):
     assert "wrote a synthetic VSPW dataset" in capsys.readouterr().out
     assert len(list(out.glob("data/*/origin/*.jpg"))) == 8
     assert len(list(out.glob("data/*/mask/*.png"))) == 8
+
+
+def test_temporal_knobs_hidden_objects_slow_motion_and_determinism():
+    """hidden_prob: some object frames lose the class texture (neutral look); motion_scale slows the labels down."""
+    from mrcfa.data.synthetic import _texture, render_video
+
+    kwargs = dict(num_frames=12, height=48, width=64, num_classes=5)
+    frames, masks = render_video(np.random.default_rng([3, 0, 0]), hidden_prob=0.5, **kwargs)
+    frames_b, masks_b = render_video(np.random.default_rng([3, 0, 0]), hidden_prob=0.5, **kwargs)
+    assert np.array_equal(frames, frames_b) and np.array_equal(masks, masks_b)
+    hidden, shown = 0, 0
+    for t in range(12):
+        for k in np.unique(masks[t]):
+            sel = masks[t] == k
+            if k == 0 or sel.sum() < 30:
+                continue
+            pixels = frames[t][sel].astype(np.float32)
+            # a hidden object is grey (no colour), a visible one has its class colours
+            chroma = (pixels.max(-1) - pixels.min(-1)).mean()
+            classes_colour = _texture(int(k), np.arange(50.0), np.zeros(50)).astype(np.float32)
+            if chroma < 0.5 * (classes_colour.max(-1) - classes_colour.min(-1)).mean():
+                hidden += 1
+            else:
+                shown += 1
+    assert hidden >= 3 and shown >= 3
+    assert all(
+        (frames[0][masks[0] == k].max(-1).astype(int) - frames[0][masks[0] == k].min(-1)).mean() > 20
+        for k in np.unique(masks[0])
+        if k > 0 and (masks[0] == k).sum() >= 30
+    )  # the first frame shows every class
+
+    def motion(scale):
+        _, m = render_video(np.random.default_rng([5, 0, 1]), motion_scale=scale, **kwargs)
+        return np.mean([(a != b).mean() for a, b in zip(m[:-1], m[1:])])
+
+    assert 0 < motion(0.25) < 0.6 * motion(1.0)
+
+
+def test_temporal_knobs_defaults_and_validation(tmp_path):
+    kwargs = dict(seed=2, num_classes=4, num_videos=(1, 1, 0), num_frames=(6, 6), height=32, width=40)
+    a = make_synthetic_vspw(tmp_path / "a", **kwargs)
+    b = make_synthetic_vspw(tmp_path / "b", **kwargs, degraded_prob=0.1, motion_scale=1.0, hidden_prob=0.0)
+    c = make_synthetic_vspw(tmp_path / "c", **kwargs, hidden_prob=0.9)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
+    with pytest.raises(ValueError, match="hidden_prob"):
+        make_synthetic_vspw(tmp_path / "bad", hidden_prob=1.5)
+    with pytest.raises(ValueError, match="motion_scale"):
+        make_synthetic_vspw(tmp_path / "bad", motion_scale=-1)
+    out = tmp_path / "cli"
+    assert main([str(out), "--train", "1", "--val", "0", "--test", "0", "--min-frames", "3", "--max-frames", "3",
+                 "--height", "24", "--width", "32", "--hidden-prob", "0.5", "--motion-scale", "0.3",
+                 "--degraded-prob", "0.2"]) == 0  # fmt: skip
+    assert len(list(out.glob("data/*/origin/*.jpg"))) == 3

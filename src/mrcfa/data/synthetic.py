@@ -77,6 +77,13 @@ def _texture(k: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return app["base"][None, :] * (1.0 - mix) + app["accent"][None, :] * mix
 
 
+def _neutral_texture(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The class-free look of a hidden object: grey, fine diagonal grain, the same for every class."""
+    t = np.sin(2 * np.pi * (u + v) / 3.0)
+    grey = 128.0 + 20.0 * (t > 0).astype(np.float32)
+    return np.repeat(grey[:, None], 3, axis=1).astype(np.float32)
+
+
 def _mask_palette() -> list[int]:
     from ..constants import VSPW_PALETTE
 
@@ -95,14 +102,24 @@ def render_video(
     max_objects: int = 3,
     occluder_prob: float = 0.5,
     degraded_prob: float = 0.1,
+    motion_scale: float = 1.0,
+    hidden_prob: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render one video: frames ``uint8 [T, H, W, 3]`` and raw masks ``uint8 [T, H, W]`` (0 = others, 1..K)."""
+    """Render one video: frames ``uint8 [T, H, W, 3]`` and raw masks ``uint8 [T, H, W]`` (0 = others, 1..K).
+
+    `degraded_prob`: share of frames (after the first) whose appearance is degraded (grey-washed, strong noise).
+    `motion_scale`: multiplies every velocity (camera, objects, occluder) and the objects' growth rate.
+    `hidden_prob`: chance, per object and frame (after the first), that the object shows a neutral look (a grey
+    texture, the same for every class) instead of its class texture: in such a frame its class cannot be told from
+    that frame alone, only from the frames where it is visible. The defaults reproduce the original generator
+    byte for byte (no random numbers are drawn for a zero `hidden_prob`).
+    """
     classes = np.arange(1, num_classes + 1)
     bg = rng.choice(classes, size=2, replace=num_classes < 2)
     horizon = height * rng.uniform(0.35, 0.65)
     wave_amp, wave_len, wave_phase = height * rng.uniform(0.02, 0.12), rng.uniform(40, 120), rng.uniform(0, 2 * np.pi)
     # camera velocity (dy, dx) in pixels per frame: always a visible horizontal pan
-    cam_v = np.array([rng.uniform(-0.75, 0.75), rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 2.5)])
+    cam_v = np.array([rng.uniform(-0.75, 0.75), rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 2.5)]) * motion_scale
     cam_start = rng.uniform(-50, 50, size=2)
 
     object_classes = np.setdiff1d(classes, bg) if num_classes >= 3 else classes
@@ -114,15 +131,15 @@ def render_video(
                 "shape": ("ellipse", "rect")[int(rng.integers(2))],
                 "half": np.array([rng.uniform(0.12, 0.3) * height, rng.uniform(0.08, 0.2) * width]),
                 "pos": np.array([rng.uniform(0.2, 0.8) * height, rng.uniform(0.1, 0.9) * width]),
-                "vel": rng.uniform(-3.0, 3.0, size=2) * np.array([0.5, 1.0]),
-                "grow": rng.uniform(-0.01, 0.01),
+                "vel": rng.uniform(-3.0, 3.0, size=2) * np.array([0.5, 1.0]) * motion_scale,
+                "grow": rng.uniform(-0.01, 0.01) * motion_scale,
             }
         )
     occluder = None
     if rng.random() < occluder_prob:
         occluder = {
             "x": rng.uniform(0, width),
-            "vx": rng.choice([-1.0, 1.0]) * rng.uniform(2.0, 5.0),
+            "vx": rng.choice([-1.0, 1.0]) * rng.uniform(2.0, 5.0) * motion_scale,
             "half": rng.uniform(2.5, 5.0),
         }
 
@@ -148,9 +165,13 @@ def render_video(
             half = obj["half"] * (1.0 + obj["grow"] * t)
             dy, dx = (yy - pos[0]) / half[0], (xx - pos[1]) / half[1]
             inside = (dy**2 + dx**2 <= 1.0) if obj["shape"] == "ellipse" else (np.abs(dy) <= 1) & (np.abs(dx) <= 1)
+            hidden = hidden_prob > 0 and t > 0 and rng.random() < hidden_prob
             if inside.any():
                 label[inside] = obj["cls"]
-                image[inside] = _texture(obj["cls"], xx[inside] - pos[1], yy[inside] - pos[0])
+                if hidden:
+                    image[inside] = _neutral_texture(xx[inside] - pos[1], yy[inside] - pos[0])
+                else:
+                    image[inside] = _texture(obj["cls"], xx[inside] - pos[1], yy[inside] - pos[0])
         if occluder is not None:
             x = (occluder["x"] + occluder["vx"] * t) % (width + 40) - 20
             pole = np.abs(xx - x) <= occluder["half"]
@@ -180,6 +201,9 @@ def make_synthetic_vspw(
     test_masks: bool = False,
     jpeg_quality: int = 90,
     video_frame_counts: dict[str, Sequence[int]] | None = None,
+    degraded_prob: float = 0.1,
+    motion_scale: float = 1.0,
+    hidden_prob: float = 0.0,
 ) -> Path:
     """Write a synthetic VSPW dataset under `root` and return its path.
 
@@ -195,6 +219,11 @@ def make_synthetic_vspw(
         jpeg_quality: JPEG quality of the frames.
         video_frame_counts: optional exact frame counts per split, e.g. ``{"train": [5, 12]}`` (overrides
             `num_videos` and `num_frames` for that split), for tests of short videos.
+        degraded_prob: share of frames (after the first of each video) with degraded appearance (grey-washed,
+            noisy).
+        motion_scale: multiplies the speed of the camera, the objects and the occluder (1.0: up to ~5 px / frame).
+        hidden_prob: chance per object and frame (after the first) that the object shows a neutral, class-free look:
+            its class is then only known from other frames of the video (temporal context). 0.0: never.
     """
     if not 1 <= num_classes <= 254:
         raise ValueError(f"num_classes must be in 1..254 (255 is the ignore value), got {num_classes}.")
@@ -204,6 +233,11 @@ def make_synthetic_vspw(
         raise ValueError(f"num_frames must be an inclusive range (min, max) with 1 <= min <= max, got {num_frames}.")
     if height < 8 or width < 8:
         raise ValueError(f"frames must be at least 8x8, got {height}x{width}.")
+    for name, value in (("degraded_prob", degraded_prob), ("hidden_prob", hidden_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}.")
+    if motion_scale < 0:
+        raise ValueError(f"motion_scale must be >= 0, got {motion_scale}.")
     root = Path(root)
     (root / "data").mkdir(parents=True, exist_ok=True)
     palette = _mask_palette()
@@ -225,7 +259,17 @@ def make_synthetic_vspw(
             name = f"{_SPLIT_IDS[split] * 1000 + index + 1}_{tag}"
             video_names.append(name)
             rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
-            frames, masks = render_video(rng, length, height, width, num_classes, max_objects=max_objects)
+            frames, masks = render_video(
+                rng,
+                length,
+                height,
+                width,
+                num_classes,
+                max_objects=max_objects,
+                degraded_prob=degraded_prob,
+                motion_scale=motion_scale,
+                hidden_prob=hidden_prob,
+            )
             origin = root / "data" / name / "origin"
             origin.mkdir(parents=True, exist_ok=True)
             write_masks = split != "test" or test_masks
@@ -260,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--max-objects", type=int, default=3)
     parser.add_argument("--test-masks", action="store_true", help="also write masks for the test split")
+    parser.add_argument("--degraded-prob", type=float, default=0.1, help="share of degraded frames")
+    parser.add_argument("--motion-scale", type=float, default=1.0, help="speed multiplier of camera / objects")
+    parser.add_argument(
+        "--hidden-prob", type=float, default=0.0, help="chance per object and frame of a neutral (class-free) look"
+    )
     args = parser.parse_args(argv)
     root = make_synthetic_vspw(
         args.output_dir,
@@ -271,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         width=args.width,
         max_objects=args.max_objects,
         test_masks=args.test_masks,
+        degraded_prob=args.degraded_prob,
+        motion_scale=args.motion_scale,
+        hidden_prob=args.hidden_prob,
     )
     total = sum(1 for _ in (root / "data").glob("*/origin/*.jpg"))
     print(f"wrote a synthetic VSPW dataset ({args.train}/{args.val}/{args.test} videos, {total} frames) to {root}")

@@ -197,6 +197,20 @@ class DataArguments:
         default_factory=lambda: [96, 160], metadata={"help": "Synthetic VSPW: frame size (h w)."}
     )
     synthetic_seed: int = field(default=0, metadata={"help": "Synthetic VSPW: generator seed."})
+    synthetic_motion_scale: float = field(
+        default=0.3,
+        metadata={"help": "Synthetic VSPW: speed multiplier of the camera and objects (1.0: ~5 px/frame)."},
+    )
+    synthetic_hidden_prob: float = field(
+        default=0.35,
+        metadata={
+            "help": "Synthetic VSPW: chance per object and frame of a neutral, class-free look (the class is then "
+            "only known from other frames)."
+        },
+    )
+    synthetic_degraded_prob: float = field(
+        default=0.1, metadata={"help": "Synthetic VSPW: share of frames with degraded appearance (grey, noisy)."}
+    )
 
 
 @dataclass
@@ -352,6 +366,9 @@ def ensure_synthetic_vspw(data_args: DataArguments) -> Path:
         "num_frames": list(data_args.synthetic_num_frames),
         "height": data_args.synthetic_frame_size[0],
         "width": data_args.synthetic_frame_size[1],
+        "motion_scale": data_args.synthetic_motion_scale,
+        "hidden_prob": data_args.synthetic_hidden_prob,
+        "degraded_prob": data_args.synthetic_degraded_prob,
     }
     generator = Path(synthetic_module.__file__).read_bytes()
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode() + generator).hexdigest()[:12]
@@ -371,6 +388,9 @@ def ensure_synthetic_vspw(data_args: DataArguments) -> Path:
         num_frames=tuple(params["num_frames"]),
         height=params["height"],
         width=params["width"],
+        motion_scale=params["motion_scale"],
+        hidden_prob=params["hidden_prob"],
+        degraded_prob=params["degraded_prob"],
     )
     (tmp / ".complete").write_text(json.dumps(params) + "\n")
     try:

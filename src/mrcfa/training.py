@@ -582,9 +582,8 @@ class MrcfaTrainer(Trainer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        # MRCFA's forward takes **kwargs but no loss kwargs (`num_items_in_batch`): its loss is a per-batch mean,
-        # so Trainer must scale it for gradient accumulation itself.
-        self.model_accepts_loss_kwargs = False
+        # (MrcfaForVideoSemanticSegmentation.accepts_loss_kwargs is False: its loss is a per-batch mean, so Trainer
+        # scales it for gradient accumulation itself.)
         self.train_collator = train_collator
         self.eval_video_order = list(eval_video_order) if eval_video_order is not None else None
         self._eval_video_index = (

@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES
 from datasets.distributed import split_dataset_by_node
 from torch.utils.data import DataLoader
 
@@ -32,7 +33,7 @@ from mrcfa.data import sources as sources_module
 pytestmark = pytest.mark.filterwarnings("ignore:.*give no train clip:UserWarning")
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = json.loads(Path("/work/shared/fixtures/mrcfa_ref_clip_indices.json").read_text())
+FIXTURE = json.loads((FIXTURES / "mrcfa_ref_clip_indices.json").read_text())
 VAL_LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 25]
 TRAIN_LENGTHS = [5, 9, 10, 12, 14, 20, 11, 13]
 

@@ -185,9 +185,5 @@ class MrcfaConfig(SegformerConfig):
         if self.num_labels is not None and self.num_labels < 1:
             raise ValueError(f"num_labels must be >= 1, got {self.num_labels}.")
 
-    @property
-    def num_reference_frames(self) -> int:
-        return self.num_clips - 1
-
 
 __all__ = ["MrcfaConfig", "MRCFA_PRESETS", "VSPW_CLASSES"]

@@ -67,7 +67,7 @@ DEMO_RECIPE = {
     "photometric_distortion": False,
     "learning_rate": 1e-3,
     "warmup_steps": 60,
-    "max_steps": 1200,
+    "max_steps": 1600,
     "per_device_train_batch_size": 2,
     "per_device_eval_batch_size": 8,
     "logging_steps": 50,
@@ -206,6 +206,16 @@ class DataArguments:
         metadata={
             "help": "Synthetic VSPW: chance per object and frame of a neutral, class-free look (the class is then "
             "only known from other frames)."
+        },
+    )
+    synthetic_max_objects: int = field(
+        default=3, metadata={"help": "Synthetic VSPW: moving objects per video are 1..N."}
+    )
+    synthetic_shared_object_class: bool = field(
+        default=True,
+        metadata={
+            "help": "Synthetic VSPW: all moving objects of a video have the same class (a hidden object's class is "
+            "then known from the objects visible in other frames)."
         },
     )
     synthetic_degraded_prob: float = field(
@@ -369,6 +379,8 @@ def ensure_synthetic_vspw(data_args: DataArguments) -> Path:
         "motion_scale": data_args.synthetic_motion_scale,
         "hidden_prob": data_args.synthetic_hidden_prob,
         "degraded_prob": data_args.synthetic_degraded_prob,
+        "shared_object_class": data_args.synthetic_shared_object_class,
+        "max_objects": data_args.synthetic_max_objects,
     }
     generator = Path(synthetic_module.__file__).read_bytes()
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode() + generator).hexdigest()[:12]
@@ -391,6 +403,8 @@ def ensure_synthetic_vspw(data_args: DataArguments) -> Path:
         motion_scale=params["motion_scale"],
         hidden_prob=params["hidden_prob"],
         degraded_prob=params["degraded_prob"],
+        shared_object_class=params["shared_object_class"],
+        max_objects=params["max_objects"],
     )
     (tmp / ".complete").write_text(json.dumps(params) + "\n")
     try:

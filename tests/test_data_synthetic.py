@@ -203,5 +203,51 @@ def test_temporal_knobs_defaults_and_validation(tmp_path):
     out = tmp_path / "cli"
     assert main([str(out), "--train", "1", "--val", "0", "--test", "0", "--min-frames", "3", "--max-frames", "3",
                  "--height", "24", "--width", "32", "--hidden-prob", "0.5", "--motion-scale", "0.3",
-                 "--degraded-prob", "0.2"]) == 0  # fmt: skip
+                 "--degraded-prob", "0.2", "--shared-object-class"]) == 0  # fmt: skip
     assert len(list(out.glob("data/*/origin/*.jpg"))) == 3
+
+
+def test_shared_object_class_gives_one_object_class_per_video():
+    """shared_object_class: every moving object of a video has the same class; the geometry does not change."""
+    from mrcfa.data.synthetic import render_video
+
+    kwargs = dict(num_frames=6, height=64, width=96, num_classes=8, max_objects=3, occluder_prob=0.0)
+    several = 0
+    for video in range(12):
+        _, masks = render_video(np.random.default_rng([7, 0, video]), **kwargs)
+        _, shared = render_video(np.random.default_rng([7, 0, video]), shared_object_class=True, **kwargs)
+        # two background classes plus one object class (no occluder, so no label 0)
+        assert len(np.unique(shared)) <= 3 and 0 not in shared
+        changed = masks != shared  # pixels of objects whose class was replaced by the first object's class
+        if changed.any():
+            several += 1
+            assert len(np.unique(shared[changed])) == 1 and not np.isin(masks[changed], shared[changed]).any()
+    assert several >= 2  # videos whose objects had different classes without the option
+
+
+def test_object_visibility_marks_hidden_and_visible_object_pixels(tmp_path):
+    from mrcfa.data import object_visibility
+    from mrcfa.data.synthetic import _neutral_texture, render_video
+
+    root = make_synthetic_vspw(
+        tmp_path / "s", seed=4, num_videos=(1, 2, 0), num_frames=(10, 12), height=48, width=64, hidden_prob=0.5
+    )
+    assert json.loads((root / "generator.json").read_text())["hidden_prob"] == 0.5
+    video = (root / "val.txt").read_text().split()[1]
+    visibility = object_visibility(root, "val", video)
+    masks = np.stack([np.asarray(Image.open(p)) for p in sorted((root / "data" / video / "mask").glob("*.png"))])
+    assert visibility.shape == masks.shape and visibility.dtype == np.int8
+    assert set(np.unique(visibility)) == {-1, 0, 1} and not (visibility[0] == 1).any()  # frame 0 shows every class
+    assert (masks[visibility >= 0] > 0).all()  # object pixels carry an object class
+    # the same video rendered again: hidden pixels have the neutral (grey) look, visible ones the class colours
+    _, _, again = render_video(np.random.default_rng([4, 1, 1]), len(masks), 48, 64, 5, hidden_prob=0.5,
+                               return_visibility=True)  # fmt: skip
+    assert np.array_equal(again, visibility)
+    frames = np.stack([np.asarray(Image.open(p)) for p in sorted((root / "data" / video / "origin").glob("*.jpg"))])
+    chroma = frames.astype(np.int16).max(-1) - frames.min(-1)
+    assert chroma[visibility == 1].mean() < 0.5 * chroma[visibility == 0].mean()
+    assert _neutral_texture(np.arange(4.0), np.zeros(4)).std(-1).max() == 0  # neutral = grey
+    with pytest.raises(ValueError, match="not in"):
+        object_visibility(root, "val", "nope")
+    with pytest.raises(FileNotFoundError, match="generator.json"):
+        object_visibility(tmp_path, "val", video)

@@ -249,3 +249,25 @@ def test_demo_recipe_and_argument_sources(tmp_path):
         "hidden_act": "gelu",
         "drop_path_rate": 0,
     }
+
+
+def test_demo_generates_caches_and_uses_its_synthetic_set(tmp_path):
+    """No --dataset_name: the synthetic VSPW is generated once (demo knobs recorded), reused, trained on, evaluated."""
+    cache = tmp_path / "cache"
+    args = [
+        "--synthetic_dir", str(cache), "--synthetic_num_videos", "2", "1", "--synthetic_num_frames", "12", "12",
+        "--synthetic_frame_size", "64", "96", "--crop_size", "64", "96", "--image_scale", "96", "64",
+        "--config_overrides", TINY_OVERRIDES, "--max_steps", "2", "--report_to", "none", "--disable_tqdm", "true",
+    ]  # fmt: skip
+    results = run_vss.main([*args, "--output_dir", str(tmp_path / "a")])
+    (root,) = cache.glob("synthetic-vspw-*")
+    params = json.loads((root / ".complete").read_text())
+    assert params["shared_object_class"] is True and params["hidden_prob"] == 0.35 and params["motion_scale"] == 0.3
+    assert len((root / "train.txt").read_text().split()) == 2 and len((root / "val.txt").read_text().split()) == 1
+    assert results["eval_num_frames"] == 12 and 0.0 <= results["eval_mIoU"] <= 1.0
+    stamp = (root / ".complete").stat().st_mtime_ns
+    run_vss.main([*args, "--output_dir", str(tmp_path / "b")])
+    assert [p.name for p in cache.glob("synthetic-vspw-*")] == [root.name]
+    assert (root / ".complete").stat().st_mtime_ns == stamp  # reused, not regenerated
+    run_vss.main([*args, "--output_dir", str(tmp_path / "c"), "--synthetic_shared_object_class", "false"])
+    assert len(list(cache.glob("synthetic-vspw-*"))) == 2  # other generator arguments: another cached set

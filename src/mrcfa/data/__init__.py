@@ -11,6 +11,7 @@
     test_resize_shape(h, w)                            official test input size
     collate_clips(batch) / ClipCollator(transform)     -> pixel_values [B, T, 3, H, W], labels [B, T, H, W]
     make_synthetic_vspw(root, *, seed, num_classes, num_videos, num_frames, height, width, ...)
+    object_visibility(root, split, video)              hidden / visible object pixels of a synthetic video
     export_vspw_parquet(source, output_dir, ...)       Hub-ready Parquet shards
 """
 
@@ -39,6 +40,7 @@ _EXPORTS = {
     "collate_clips": ".collate",
     "ClipCollator": ".collate",
     "make_synthetic_vspw": ".synthetic",
+    "object_visibility": ".synthetic",
     "export_vspw_parquet": ".parquet",
 }
 

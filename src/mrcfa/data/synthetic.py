@@ -5,6 +5,7 @@ Layout written under ``root``::
 
     train.txt, val.txt, test.txt         video names, one per line (in generation order, not sorted)
     label_num_dic_final.json             {"others": 0, "synthetic_1": 1, ...} like VSPW's class file
+    generator.json                       the generator's arguments (read by `object_visibility`)
     data/<video>/origin/00000001.jpg     RGB frames (JPEG, fixed quality)
     data/<video>/mask/00000001.png       raw masks (palette PNG): 0 = others (ignored), k = class k (1..num_classes)
 
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SPLITS", "class_appearance", "make_synthetic_vspw", "main", "render_video"]
+__all__ = ["SPLITS", "class_appearance", "make_synthetic_vspw", "main", "object_visibility", "render_video"]
 
 SPLITS = ("train", "val", "test")
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
@@ -104,15 +105,20 @@ def render_video(
     degraded_prob: float = 0.1,
     motion_scale: float = 1.0,
     hidden_prob: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
+    shared_object_class: bool = False,
+    return_visibility: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render one video: frames ``uint8 [T, H, W, 3]`` and raw masks ``uint8 [T, H, W]`` (0 = others, 1..K).
 
     `degraded_prob`: share of frames (after the first) whose appearance is degraded (grey-washed, strong noise).
     `motion_scale`: multiplies every velocity (camera, objects, occluder) and the objects' growth rate.
     `hidden_prob`: chance, per object and frame (after the first), that the object shows a neutral look (a grey
     texture, the same for every class) instead of its class texture: in such a frame its class cannot be told from
-    that frame alone, only from the frames where it is visible. The defaults reproduce the original generator
-    byte for byte (no random numbers are drawn for a zero `hidden_prob`).
+    that frame alone, only from the frames where it is visible. `shared_object_class`: every object of the video
+    has the class of the first one (a scene-consistent class, as in real videos). The defaults reproduce the original
+    generator byte for byte (no random numbers are drawn for a zero `hidden_prob`).
+    `return_visibility`: also return ``int8 [T, H, W]``: 1 where the visible pixel belongs to a hidden object, 0 to a
+    moving object showing its class, -1 elsewhere (background, "others" pole); it does not change the video.
     """
     classes = np.arange(1, num_classes + 1)
     bg = rng.choice(classes, size=2, replace=num_classes < 2)
@@ -125,9 +131,10 @@ def render_video(
     object_classes = np.setdiff1d(classes, bg) if num_classes >= 3 else classes
     objects = []
     for _ in range(int(rng.integers(1, max_objects + 1))):
+        cls = int(rng.choice(object_classes))
         objects.append(
             {
-                "cls": int(rng.choice(object_classes)),
+                "cls": objects[0]["cls"] if shared_object_class and objects else cls,
                 "shape": ("ellipse", "rect")[int(rng.integers(2))],
                 "half": np.array([rng.uniform(0.12, 0.3) * height, rng.uniform(0.08, 0.2) * width]),
                 "pos": np.array([rng.uniform(0.2, 0.8) * height, rng.uniform(0.1, 0.9) * width]),
@@ -146,6 +153,7 @@ def render_video(
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     masks = np.empty((num_frames, height, width), dtype=np.uint8)
+    visibility = np.full((num_frames, height, width), -1, dtype=np.int8) if return_visibility else None
     for t in range(num_frames):
         cam = cam_start + cam_v * t + rng.normal(0.0, 0.4, size=2)
         wy, wx = yy + cam[0], xx + cam[1]
@@ -168,6 +176,8 @@ def render_video(
             hidden = hidden_prob > 0 and t > 0 and rng.random() < hidden_prob
             if inside.any():
                 label[inside] = obj["cls"]
+                if visibility is not None:
+                    visibility[t][inside] = 1 if hidden else 0
                 if hidden:
                     image[inside] = _neutral_texture(xx[inside] - pos[1], yy[inside] - pos[0])
                 else:
@@ -177,6 +187,8 @@ def render_video(
             pole = np.abs(xx - x) <= occluder["half"]
             if pole.any():
                 label[pole] = 0
+                if visibility is not None:
+                    visibility[t][pole] = -1
                 image[pole] = 90.0 + 40.0 * np.sin(yy[pole] * 0.9)[:, None]
         image += rng.normal(0.0, 4.0, size=image.shape).astype(np.float32)
         image += rng.uniform(-10, 10)
@@ -185,6 +197,8 @@ def render_video(
             image = 0.35 * image + 0.65 * grey + rng.normal(0.0, 35.0, size=image.shape).astype(np.float32)
         frames[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
         masks[t] = label
+    if visibility is not None:
+        return frames, masks, visibility
     return frames, masks
 
 
@@ -204,6 +218,7 @@ def make_synthetic_vspw(
     degraded_prob: float = 0.1,
     motion_scale: float = 1.0,
     hidden_prob: float = 0.0,
+    shared_object_class: bool = False,
 ) -> Path:
     """Write a synthetic VSPW dataset under `root` and return its path.
 
@@ -224,6 +239,8 @@ def make_synthetic_vspw(
         motion_scale: multiplies the speed of the camera, the objects and the occluder (1.0: up to ~5 px / frame).
         hidden_prob: chance per object and frame (after the first) that the object shows a neutral, class-free look:
             its class is then only known from other frames of the video (temporal context). 0.0: never.
+        shared_object_class: all moving objects of a video have the same class (so a hidden object's class is the
+            class of the objects visible in the other frames).
     """
     if not 1 <= num_classes <= 254:
         raise ValueError(f"num_classes must be in 1..254 (255 is the ignore value), got {num_classes}.")
@@ -241,6 +258,16 @@ def make_synthetic_vspw(
     root = Path(root)
     (root / "data").mkdir(parents=True, exist_ok=True)
     palette = _mask_palette()
+    render_kwargs = {
+        "height": height,
+        "width": width,
+        "num_classes": num_classes,
+        "max_objects": max_objects,
+        "degraded_prob": degraded_prob,
+        "motion_scale": motion_scale,
+        "hidden_prob": hidden_prob,
+        "shared_object_class": shared_object_class,
+    }
     names = {"others": 0, **{f"synthetic_{k}": k for k in range(1, num_classes + 1)}}
     (root / "label_num_dic_final.json").write_text(json.dumps(names, indent=1) + "\n")
     counts_override = dict(video_frame_counts or {})
@@ -258,18 +285,7 @@ def make_synthetic_vspw(
             tag = "".join(split_rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), size=6))
             name = f"{_SPLIT_IDS[split] * 1000 + index + 1}_{tag}"
             video_names.append(name)
-            rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
-            frames, masks = render_video(
-                rng,
-                length,
-                height,
-                width,
-                num_classes,
-                max_objects=max_objects,
-                degraded_prob=degraded_prob,
-                motion_scale=motion_scale,
-                hidden_prob=hidden_prob,
-            )
+            frames, masks = render_video(_video_rng(seed, split, index), length, **render_kwargs)
             origin = root / "data" / name / "origin"
             origin.mkdir(parents=True, exist_ok=True)
             write_masks = split != "test" or test_masks
@@ -283,7 +299,41 @@ def make_synthetic_vspw(
                     mask.putpalette(palette)
                     mask.save(root / "data" / name / "mask" / f"{stem}.png", format="PNG", compress_level=6)
         (root / f"{split}.txt").write_text("".join(f"{n}\n" for n in video_names))
+    (root / "generator.json").write_text(json.dumps({"seed": seed, **render_kwargs}, indent=1) + "\n")
     return root
+
+
+def _video_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _SPLIT_IDS[split], index])
+
+
+def object_visibility(root: str | os.PathLike, split: str, video: str) -> np.ndarray:
+    """Which pixels of a generated video show a hidden object: ``int8 [T, H, W]`` (see `render_video`).
+
+    1 = a moving object with its neutral (class-free) look, 0 = a moving object showing its class, -1 = background
+    or "others". Re-renders the video from ``generator.json`` (written by `make_synthetic_vspw`); used to score
+    models separately on the pixels whose class only temporal context can tell.
+    """
+    root = Path(root)
+    try:
+        params = json.loads((root / "generator.json").read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{root} has no generator.json: not written by make_synthetic_vspw.") from None
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}.")
+    names = (root / f"{split}.txt").read_text().split()
+    if video not in names:
+        raise ValueError(f"video {video!r} is not in {root / f'{split}.txt'}.")
+    length = len(list((root / "data" / video / "origin").glob("*.jpg")))
+    seed = params.pop("seed")
+    _, masks, visibility = render_video(
+        _video_rng(seed, split, names.index(video)), length, **params, return_visibility=True
+    )
+    mask_dir = root / "data" / video / "mask"
+    first = mask_dir / "00000001.png"
+    if first.is_file() and not np.array_equal(np.asarray(Image.open(first)), masks[0]):
+        raise ValueError(f"{video}: the masks on disk do not match generator.json (was the set modified?).")
+    return visibility
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -309,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--hidden-prob", type=float, default=0.0, help="chance per object and frame of a neutral (class-free) look"
     )
+    parser.add_argument(
+        "--shared-object-class", action="store_true", help="all moving objects of a video have the same class"
+    )
     args = parser.parse_args(argv)
     root = make_synthetic_vspw(
         args.output_dir,
@@ -323,6 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         degraded_prob=args.degraded_prob,
         motion_scale=args.motion_scale,
         hidden_prob=args.hidden_prob,
+        shared_object_class=args.shared_object_class,
     )
     total = sum(1 for _ in (root / "data").glob("*/origin/*.jpg"))
     print(f"wrote a synthetic VSPW dataset ({args.train}/{args.val}/{args.test} videos, {total} frames) to {root}")

@@ -188,7 +188,7 @@ class DataArguments:
     )
     synthetic_num_classes: int = field(default=5, metadata={"help": "Synthetic VSPW: number of classes."})
     synthetic_num_videos: list[int] = field(
-        default_factory=lambda: [24, 6], metadata={"help": "Synthetic VSPW: train and val videos."}
+        default_factory=lambda: [24, 12], metadata={"help": "Synthetic VSPW: train and val videos."}
     )
     synthetic_num_frames: list[int] = field(
         default_factory=lambda: [20, 30], metadata={"help": "Synthetic VSPW: frames per video (min max)."}

@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from mrcfa import MrcfaForVideoSemanticSegmentation, segment_video
 from mrcfa.data import object_visibility
+from mrcfa.training import single_frame_predictions
 from mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 
 RUN_VSS = Path(__file__).resolve().parent / "run_vss.py"
@@ -47,16 +47,6 @@ def _load_run_vss():
     return module
 
 
-@torch.no_grad()
-def _predictions(model, processor, frames: list[Image.Image], single_frame: bool):
-    if not single_frame:
-        yield from segment_video(model, frames, processor=processor)
-        return
-    for frame in frames:
-        outputs = model(pixel_values=processor(images=frame, return_tensors="pt")["pixel_values"])
-        yield processor.post_process_semantic_segmentation(outputs, target_sizes=[frame.size[::-1]])[0]
-
-
 def pixel_accuracy_by_visibility(model_dir: Path, root: Path, split: str, single_frame: bool) -> dict[str, float]:
     """Pixel accuracy of a saved model on a synthetic split, per `object_visibility` category (labelled pixels)."""
     model = MrcfaForVideoSemanticSegmentation.from_pretrained(model_dir).eval()
@@ -68,7 +58,11 @@ def pixel_accuracy_by_visibility(model_dir: Path, root: Path, split: str, single
         frames = [Image.open(p).convert("RGB") for p in sorted((folder / "origin").glob("*.jpg"))]
         masks = [np.asarray(Image.open(p)) for p in sorted((folder / "mask").glob("*.png"))]
         visibility = object_visibility(root, split, video)
-        for t, prediction in enumerate(_predictions(model, processor, frames, single_frame)):
+        if single_frame:
+            predictions = single_frame_predictions(model, frames, processor, batch_size=8)
+        else:
+            predictions = segment_video(model, frames, processor=processor)
+        for t, prediction in enumerate(predictions):
             target = masks[t].astype(np.int64) - 1  # raw VSPW masks: 0 = others (ignored), k = class k - 1
             hit = prediction.numpy() == target
             for name, value in CATEGORIES.items():

@@ -53,6 +53,7 @@ __all__ = [
     "evaluate_videos",
     "flatten_metrics",
     "make_train_dataloader",
+    "single_frame_predictions",
     "gather_video_metrics",
     "get_official_poly_schedule",
     "merge_video_metrics",
@@ -417,7 +418,7 @@ def _video_frames(clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Hashable
 
 
 @torch.no_grad()
-def _single_frame_predictions(model, frames: Iterable[Any], processor, batch_size: int) -> Iterator[torch.Tensor]:
+def single_frame_predictions(model, frames: Iterable[Any], processor, batch_size: int) -> Iterator[torch.Tensor]:
     """Per-frame predictions with no temporal context (the image baseline): `model(frame).logits` of each frame."""
     from .inference import _frame_size
 
@@ -494,7 +495,7 @@ def evaluate_videos(
                     yield frame
 
             if single_frame:
-                predictions = _single_frame_predictions(model, frames(), processor, batch_size)
+                predictions = single_frame_predictions(model, frames(), processor, batch_size)
             else:
                 predictions = segment_video(model, frames(), processor=processor, batch_size=batch_size)
             for index, prediction in enumerate(predictions):

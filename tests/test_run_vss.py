@@ -251,6 +251,7 @@ def test_demo_recipe_and_argument_sources(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_demo_generates_caches_and_uses_its_synthetic_set(tmp_path):
     """No --dataset_name: the synthetic VSPW is generated once (demo knobs recorded), reused, trained on, evaluated."""
     cache = tmp_path / "cache"

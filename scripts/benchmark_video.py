@@ -23,7 +23,7 @@ from transformers import SegformerConfig, SegformerForSemanticSegmentation
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
 from mrcfa.clips import test_clip_indices
 from mrcfa.inference import segment_video
-from mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
+from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
 
 
 def timed(fn):

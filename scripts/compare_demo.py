@@ -18,7 +18,6 @@ class is only known from other frames: what the temporal head is for) and the ba
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -27,24 +26,16 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from transformers import HfArgumentParser
 
-from mrcfa import MrcfaForVideoSemanticSegmentation, segment_video
+from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoProcessor, segment_video
 from mrcfa.data import object_visibility
-from mrcfa.training import single_frame_predictions
-from mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+from mrcfa.training import SyntheticVspwArguments, single_frame_predictions
 
 RUN_VSS = Path(__file__).resolve().parent / "run_vss.py"
 RUNS = {"mrcfa": [], "single_frame": ["--num_frames", "1"]}
 CATEGORIES = {"visible objects": 0, "hidden objects": 1, "background": -1}
 METRICS = ("eval_mIoU", "eval_mVC8", "eval_mVC16")
-
-
-def _load_run_vss():
-    spec = importlib.util.spec_from_file_location("run_vss", RUN_VSS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("run_vss", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def pixel_accuracy_by_visibility(model_dir: Path, root: Path, split: str, single_frame: bool) -> dict[str, float]:
@@ -88,9 +79,11 @@ def main(argv: list[str] | None = None) -> dict:
     ):
         parser.error("--num_frames and --output_dir are set by compare_demo.py itself.")
 
-    run_vss = _load_run_vss()
-    _, data_args, _, _ = run_vss.parse_arguments([*forwarded, "--output_dir", str(output_dir / "mrcfa")])
-    root = run_vss.ensure_synthetic_vspw(data_args)  # generated once here, so that neither run's time includes it
+    synthetic, rest = HfArgumentParser(SyntheticVspwArguments).parse_args_into_dataclasses(
+        forwarded, return_remaining_strings=True
+    )
+    root = synthetic.ensure_synthetic_vspw()  # generated once here, so that neither run's time includes it
+    eval_split = next((rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--eval_split"), "val")
 
     results: dict[str, dict] = {}
     for name, extra in RUNS.items():
@@ -110,9 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
             **{key: metrics[key] for key in METRICS},
             "train_runtime_s": metrics.get("train_runtime"),
             "wall_time_s": wall,
-            "pixel_accuracy": pixel_accuracy_by_visibility(
-                run_dir, root, data_args.eval_split, name == "single_frame"
-            ),
+            "pixel_accuracy": pixel_accuracy_by_visibility(run_dir, root, eval_split, name == "single_frame"),
         }
 
     mrcfa, single = results["mrcfa"], results["single_frame"]

@@ -346,7 +346,7 @@ def test_eval_transform_is_the_official_test_preprocessing():
 
 
 def test_eval_transform_uses_the_model_processor_by_default():
-    from mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+    from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 
     rng = np.random.default_rng(0)
     for height, width in [(480, 854), (60, 100)]:

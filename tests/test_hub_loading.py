@@ -104,7 +104,7 @@ def test_offline_hub_cache_with_and_without_package(saved_tiny, tmp_path):
     with_package = "import sys; sys.modules.pop('mrcfa')\nimport torch, mrcfa\nfrom transformers import AutoModel\n"
     with_package += f"model = AutoModel.from_pretrained({repo_id!r})\n" + textwrap.dedent(check)
     result = run_isolated(with_package, {"PYTHONPATH": os.pathsep.join(sys.path)}, tmp_path)
-    assert result.returncode == 0 and "OK mrcfa.modeling_mrcfa" in result.stdout, result.stderr[-3000:]
+    assert result.returncode == 0 and "OK mrcfa.models.mrcfa.modeling_mrcfa" in result.stdout, result.stderr[-3000:]
 
     remote = "import torch\nfrom transformers import AutoModel\n"
     remote += f"model = AutoModel.from_pretrained({repo_id!r}, trust_remote_code=True)\n" + textwrap.dedent(check)

@@ -156,7 +156,7 @@ def test_layer_norm_eps_matches_official():
 
 
 def test_loss_clip_and_single_frame():
-    from mrcfa.modeling_mrcfa import mean_cross_entropy
+    from mrcfa.models.mrcfa.modeling_mrcfa import mean_cross_entropy
 
     model = make_model(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0).train()
     x, y = clip(batch=2), labels_for(batch=2)

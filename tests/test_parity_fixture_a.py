@@ -105,7 +105,7 @@ def test_train_mode_outputs_and_loss(converted_a, ref_a, tolerances):
     assert_close(out.loss.detach(), ref_a["train_loss"], tol["atol"], tol["rtol"], "train_loss")
     assert_close(out.loss.detach(), ref_a["train/train_loss"], tol["atol"], tol["rtol"], "train_loss (train file)")
     # the two terms separately
-    from mrcfa.modeling_mrcfa import mean_cross_entropy
+    from mrcfa.models.mrcfa.modeling_mrcfa import mean_cross_entropy
 
     frame_ce = mean_cross_entropy(out.frame_logits.flatten(0, 1), labels.flatten(0, 1), 255)
     assert_close(frame_ce.detach(), ref_a["train_loss_ori_ce"], 3e-5, 1e-5, "frame CE")

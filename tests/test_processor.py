@@ -26,7 +26,7 @@ from transformers.modeling_outputs import SemanticSegmenterOutput
 from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
-from mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])

@@ -1,6 +1,5 @@
 """scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -13,20 +12,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mrcfa.training import DEMO_OUTPUT_DIR, build_model, parse_config_overrides
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "run_vss.py"
 TINY_OVERRIDES = "hidden_sizes=[8,16,32,32],depths=[1,1,1,1],num_attention_heads=[1,1,1,1],decoder_hidden_size=16"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("run_vss", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["run_vss"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run_vss = _load_script()
+# The script's main, in process, as transformers tests its examples (tests/test_pytorch_examples.py).
+sys.path.insert(0, str(SCRIPT.parent))
+import run_vss  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +174,7 @@ def test_checkpoint_label_mismatch_needs_ignore_mismatched_sizes(tiny_vspw, tmp_
     from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
 
     checkpoint = tmp_path / "ckpt5"
-    config = MrcfaConfig.from_preset("b0", num_labels=5, **run_vss.parse_config_overrides(TINY_OVERRIDES))
+    config = MrcfaConfig.from_preset("b0", num_labels=5, **parse_config_overrides(TINY_OVERRIDES))
     MrcfaForVideoSemanticSegmentation(config).save_pretrained(checkpoint)
     args = ["--model_name_or_path", str(checkpoint), "--do_train", "false", "--max_eval_videos", "1"]
     with pytest.raises(ValueError, match="predicts 5 classes but the dataset has 3.*--ignore_mismatched_sizes"):
@@ -193,7 +188,7 @@ def test_checkpoint_label_mismatch_needs_ignore_mismatched_sizes(tiny_vspw, tmp_
 def test_mit_encoder_weights_are_transferred(tiny_vspw, tmp_path):
     from transformers import SegformerConfig, SegformerForImageClassification
 
-    overrides = run_vss.parse_config_overrides(TINY_OVERRIDES)
+    overrides = parse_config_overrides(TINY_OVERRIDES)
     encoder = SegformerForImageClassification(
         SegformerConfig(
             hidden_sizes=overrides["hidden_sizes"],
@@ -203,8 +198,7 @@ def test_mit_encoder_weights_are_transferred(tiny_vspw, tmp_path):
         )
     )
     encoder.save_pretrained(tmp_path / "mit")
-    model_args = run_vss.ModelArguments(model_name_or_path=str(tmp_path / "mit"))
-    model = run_vss.build_model(model_args, {0: "a", 1: "b", 2: "c"})
+    model = build_model({0: "a", 1: "b", 2: "c"}, model_name_or_path=str(tmp_path / "mit"))
     assert model.config.model_type == "mrcfa" and model.config.num_labels == 3
     source = encoder.segformer.state_dict()
     target = model.segformer.state_dict()
@@ -215,14 +209,14 @@ def test_mit_encoder_weights_are_transferred(tiny_vspw, tmp_path):
         BertConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=1, intermediate_size=8).save_pretrained(
             tmp_path / "bert"
         )
-        run_vss.build_model(run_vss.ModelArguments(model_name_or_path=str(tmp_path / "bert")), {0: "a"})
+        build_model({0: "a"}, model_name_or_path=str(tmp_path / "bert"))
 
 
 def test_demo_recipe_and_argument_sources(tmp_path):
     model_args, data_args, training_args, explicit = run_vss.parse_arguments(["--max_steps", "5"])
     assert data_args.dataset_name is None and training_args.max_steps == 5 and "max_steps" in explicit
     assert training_args.learning_rate == 1e-3 and data_args.crop_size == [192, 192]
-    assert model_args.config_name == "b0" and training_args.output_dir == run_vss.DEMO_OUTPUT_DIR
+    assert model_args.config_name == "b0" and training_args.output_dir == DEMO_OUTPUT_DIR
     assert training_args.overwrite_output_dir and training_args.use_cpu
     # a real dataset: the official recipe
     _, data_args, training_args, _ = run_vss.parse_arguments(["--dataset_name", "x", "--output_dir", "o"])
@@ -243,8 +237,8 @@ def test_demo_recipe_and_argument_sources(tmp_path):
     assert (
         training_args.learning_rate == 1e-4 and data_args.crop_size == [64, 96] and training_args.max_steps == 160_000
     )
-    assert run_vss.parse_config_overrides('{"depths": [1, 1, 1, 1]}') == {"depths": [1, 1, 1, 1]}
-    assert run_vss.parse_config_overrides("depths=[1,1,1,1], hidden_act=gelu, drop_path_rate=0") == {
+    assert parse_config_overrides('{"depths": [1, 1, 1, 1]}') == {"depths": [1, 1, 1, 1]}
+    assert parse_config_overrides("depths=[1,1,1,1], hidden_act=gelu, drop_path_rate=0") == {
         "depths": [1, 1, 1, 1],
         "hidden_act": "gelu",
         "drop_path_rate": 0,

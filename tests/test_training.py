@@ -12,7 +12,6 @@ from mrcfa.training import (
     evaluate_videos,
     get_official_poly_schedule,
     make_train_dataloader,
-    merge_video_metrics,
     official_param_groups,
     official_poly_factor,
     step_seed,
@@ -164,7 +163,7 @@ def test_train_collator_single_frame():
 
 
 # ------------------------------------------------------------------------------------------------ evaluation
-def test_merge_video_metrics_equals_one_pass():
+def test_merged_video_metrics_equal_one_pass():
     rng = np.random.default_rng(0)
 
     def video(n):  # mostly constant ground truth and predictions, with random changes
@@ -179,20 +178,20 @@ def test_merge_video_metrics_equals_one_pass():
     for i, (name, (pred, ref)) in enumerate(videos.items()):
         whole.add_video(name, pred, ref)
         parts[i % 2].add_video(name, pred, ref)
-    merged = merge_video_metrics(parts[::-1], order=list(videos)).compute()
+    merged = VideoSegmentationMetrics.merge(parts[::-1], order=list(videos)).compute()
     expected = whole.compute()
     assert 0 < expected["mVC8"] < 1 and 0 < expected["mVC16"] < 1
     for key in ("mIoU", "mAcc", "aAcc", "mVC8", "mVC16", "official_mIoU", "num_frames", "num_videos"):
         assert merged[key] == pytest.approx(expected[key], rel=1e-12), key
     assert list(merged["per_video"]) == list(videos)
     with pytest.raises(ValueError, match="evaluated twice"):
-        merge_video_metrics([parts[0], parts[0]])
+        VideoSegmentationMetrics.merge([parts[0], parts[0]])
 
 
 def test_evaluate_videos_streams_official_clips_and_single_frames(tiny_vspw):
     from mrcfa.data import load_vspw
     from mrcfa.inference import segment_video
-    from mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+    from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 
     model = tiny_model().eval()
     processor = MrcfaVideoProcessor(size={"longest_edge": 96, "shortest_edge": 64})
@@ -206,7 +205,9 @@ def test_evaluate_videos_streams_official_clips_and_single_frames(tiny_vspw):
     direct = VideoSegmentationMetrics(3, reduce_labels=True)
     direct.add_video("v", np.stack([p.numpy() for p in segment_video(model, frames, processor=processor)]), masks)
     assert result["per_video"][clips[0]["video_id"]]["mVC8"] == pytest.approx(direct.compute("all_windows")["mVC8"])
-    assert np.array_equal(merge_video_metrics([metric]).compute()["confusion_matrix"], result["confusion_matrix"])
+    assert np.array_equal(
+        VideoSegmentationMetrics.merge([metric]).compute()["confusion_matrix"], result["confusion_matrix"]
+    )
     # official protocol skips the 12-frame video for VC; single-frame evaluation differs from clip evaluation
     official = metric.compute("official")
     assert official["skipped_videos"] == [clips[-1]["video_id"]]

@@ -11,12 +11,12 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelFor
 # without torchvision, `transformers.AutoVideoProcessor` is a dummy that raises; the module-level class works
 from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
-from .configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
 from .inference import StreamingVideoSegmenter, segment_video
 from .metrics import VideoSegmentationMetrics, evaluate_module_path
-from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
+from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
+from .models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 from .pipelines import VideoSemanticSegmentationPipeline, register_pipeline
-from .video_processing_mrcfa import MrcfaVideoProcessor
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """Constants of the VSPW dataset and the official MRCFA pipeline, shared by the data, inference and training code."""
 
-from .configuration_mrcfa import VSPW_CLASSES
+from .models.mrcfa.configuration_mrcfa import VSPW_CLASSES
 
 #: Number of VSPW classes after label reduction (raw mask 0 = "others" is ignored).
 VSPW_NUM_CLASSES = len(VSPW_CLASSES)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .configuration_mrcfa import MRCFA_PRESETS, MrcfaConfig
+from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, MrcfaConfig
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def convert_original_checkpoint(
     With `output_dir`, also writes `config.json` (with `auto_map`), `model.safetensors` (float32), the code files for
     `trust_remote_code`, `preprocessor_config.json` and a model card. `config_overrides` override inferred fields.
     """
-    from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+    from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
     state_dict, meta = load_official_checkpoint(checkpoint_path)
     config = infer_config(state_dict, meta, **config_overrides)
@@ -315,7 +315,7 @@ def convert_original_checkpoint(
         output_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(output_dir)
         if write_processor:
-            from .video_processing_mrcfa import MrcfaVideoProcessor
+            from .models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
 
             # official VSPW setting reduce_zero_label=True: raw masks (0 = others) map to labels as in training
             MrcfaVideoProcessor(do_reduce_labels=True).save_pretrained(output_dir)

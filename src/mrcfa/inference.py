@@ -19,8 +19,8 @@ import torch
 from torch.nn import functional as F
 
 from .clips import test_clip_indices
-from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
-from .modeling_mrcfa_head import MrcfaFrameFeatures
+from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
 
 __all__ = ["StreamingVideoSegmenter", "segment_video"]
 

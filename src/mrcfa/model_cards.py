@@ -21,7 +21,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
 
 __all__ = [
     "CARD_METRICS",
@@ -180,7 +180,7 @@ def _count_parameters(config) -> int:
     """Parameters of `MrcfaForVideoSemanticSegmentation(config)` (built on the meta device: no memory, no init)."""
     import torch
 
-    from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+    from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
     if not isinstance(config, MrcfaConfig):
         config = MrcfaConfig.from_dict(config.to_dict())

@@ -466,7 +466,7 @@ class VspwTrainTransform:
 def _model_processor(scale: Sequence[int], size_divisor: int, mean: Sequence[float], std: Sequence[float]):
     """The package's ``MrcfaVideoProcessor`` configured like this transform, or None if it is not available."""
     try:
-        from ..video_processing_mrcfa import MrcfaVideoProcessor
+        from ..models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
     except ImportError:
         return None
     return MrcfaVideoProcessor(
@@ -484,7 +484,7 @@ class VspwEvalTransform:
     masks), "original_size": (H, W)}`` where ``H' x W' = test_resize_shape(H, W, scale, size_divisor)``.
 
     ``processor="auto"`` (default) computes ``pixel_values`` with the model's processor
-    (``mrcfa.video_processing_mrcfa.MrcfaVideoProcessor``, cv2-exact fixed-point resizing) when the package has it, so
+    (``mrcfa.models.mrcfa.video_processing_mrcfa.MrcfaVideoProcessor``, cv2-exact fixed-point resizing) when the package has it, so
     evaluation sees exactly what inference sees; pass a processor instance to use that one, or ``None`` for the plain
     numpy path of this module (same sizes and sampling; up to 2 grey levels from cv2's fixed-point rounding). Both do
     the two official resizes (keep-ratio rescale, then to the aligned size) with uint8 rounding after each.

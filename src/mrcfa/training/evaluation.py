@@ -1,0 +1,167 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""Video evaluation: whole videos, each frame predicted with its official test clip through streaming inference
+(`mrcfa.segment_video`), or alone (the image baseline), scored by `VideoSegmentationMetrics` (mIoU, mVC8, mVC16).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..inference import segment_video
+from ..metrics import VC_WINDOW_SIZES, VideoSegmentationMetrics
+
+__all__ = [
+    "evaluate_videos",
+    "flatten_metrics",
+    "gather_video_metrics",
+    "load_eval_videos",
+    "single_frame_predictions",
+]
+
+
+def _video_frames(clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Hashable, list]]:
+    """Group eval clips (one per frame, video then frame order) into (video_id, [(frame, mask), ...] iterator)."""
+    for video_id, group in itertools.groupby(clips, key=lambda ex: ex["video_id"]):
+        yield video_id, ((ex["frames"][-1], (ex.get("masks") or [None])[-1]) for ex in group)
+
+
+@torch.no_grad()
+def single_frame_predictions(model, frames: Iterable[Any], processor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Per-frame predictions with no temporal context (the image baseline): `model(frame).logits` of each frame."""
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    model.eval()
+    frames = iter(frames)
+    while True:
+        chunk = list(itertools.islice(frames, batch_size))
+        if not chunk:
+            return
+        inputs = processor(images=chunk, return_tensors="pt")
+        outputs = model(pixel_values=inputs["pixel_values"].to(device, dtype=dtype))
+        yield from processor.post_process_semantic_segmentation(outputs, target_sizes=inputs["original_sizes"])
+
+
+def evaluate_videos(
+    model,
+    clips: Iterable[Mapping[str, Any]],
+    processor,
+    *,
+    num_labels: int,
+    single_frame: bool = False,
+    batch_size: int = 1,
+    max_videos: int | None = None,
+    video_index: Mapping[Hashable, int] | None = None,
+    progress: bool = False,
+    total_videos: int | None = None,
+    protocol: str = "official",
+) -> VideoSegmentationMetrics:
+    """Predict and score whole videos.
+
+    Args:
+        model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode).
+        clips: eval clips of `load_vspw(..., mode="eval")` (one per frame, video then frame order); only the target
+            (last) frame and mask of each clip are used: the frames are re-read as a video by streaming inference.
+        processor: the `MrcfaVideoProcessor` of the test preprocessing.
+        num_labels: classes of the model; masks are raw VSPW masks (0 = others, k = class k - 1).
+        single_frame: predict every frame alone (`model(frame)`, the image baseline) instead of with its official
+            test clip through `mrcfa.segment_video`.
+        batch_size: frames encoded together.
+        max_videos: evaluate only the first `max_videos` videos: of the split when `video_index` (video id -> position
+            in the split) is given -- the clips must then come in increasing position, as a `load_vspw` eval stream
+            split by video does -- else of `clips`.
+        progress: show a tqdm bar over videos (`total_videos` as its length).
+
+    Returns:
+        The (local) `VideoSegmentationMetrics`, with every evaluated video ended.
+    """
+    metric = VideoSegmentationMetrics(num_labels, reduce_labels=True, protocol=protocol)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_videos, desc="Evaluating videos", unit="video", leave=False)
+    done = 0
+    was_training = model.training
+    model.eval()
+    try:
+        for video_id, items in _video_frames(clips):
+            position = done if video_index is None else video_index.get(video_id, done)
+            if max_videos is not None and position >= max_videos:
+                break
+            masks: list[Any] = []
+
+            def frames(items=items, masks=masks, video_id=video_id):
+                for frame, mask in items:
+                    if mask is None:
+                        raise ValueError(f"video {video_id!r} has no masks: evaluation needs a labelled split.")
+                    masks.append(mask)
+                    yield frame
+
+            if single_frame:
+                predictions = single_frame_predictions(model, frames(), processor, batch_size)
+            else:
+                predictions = segment_video(model, frames(), processor=processor, batch_size=batch_size)
+            for index, prediction in enumerate(predictions):
+                reference = np.asarray(masks[index])
+                masks[index] = None
+                metric.add_frame(video_id, prediction.cpu().numpy(), reference)
+            metric.end_video(video_id)
+            done += 1
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
+    return metric
+
+
+def gather_video_metrics(
+    local: VideoSegmentationMetrics, order: Sequence[Hashable] | None = None
+) -> VideoSegmentationMetrics:
+    """All-gather the metrics of every process (no-op without torch.distributed) and merge them."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return VideoSegmentationMetrics.merge([local], order)
+    parts = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, local)
+    return VideoSegmentationMetrics.merge(parts, order)
+
+
+def flatten_metrics(
+    result: Mapping[str, Any], prefix: str = "eval", id2label: Mapping[int, str] | None = None
+) -> dict[str, float]:
+    """Scalar metrics of `VideoSegmentationMetrics.compute()` as `{prefix}_{name}` floats (per-class IoU included)."""
+    keys = ["mIoU", "mAcc", "aAcc", *(f"mVC{n}" for n in VC_WINDOW_SIZES)]
+    keys += [f"num_windows_vc{n}" for n in VC_WINDOW_SIZES] + ["num_videos", "num_frames"]
+    keys += [k for k in ("official_mIoU", "official_pixel_accuracy", "official_class_accuracy") if k in result]
+    out = {f"{prefix}_{k}": float(result[k]) for k in keys if k in result}
+    if "skipped_videos" in result:
+        out[f"{prefix}_num_skipped_videos"] = float(len(result["skipped_videos"]))
+    for index, value in enumerate(result.get("per_class_iou", [])):
+        name = id2label.get(index, str(index)) if id2label else str(index)
+        out[f"{prefix}_iou_{name}"] = float(value)
+    return out
+
+
+def load_eval_videos(source: str, split: str, *, rank: int = 0, world_size: int = 1, **load_kwargs):
+    """This process's share of the eval videos: `load_vspw(source, split, mode="eval")` split by video across
+    `world_size` processes; with fewer videos than processes, process 0 evaluates them all (the others get `[]`).
+
+    Other keyword arguments go to `load_vspw`.
+    """
+    from datasets.distributed import split_dataset_by_node
+
+    from ..data import load_vspw
+
+    dataset = load_vspw(source, split, mode="eval", **load_kwargs)
+    if world_size > 1:
+        if dataset.num_shards >= world_size:
+            return split_dataset_by_node(dataset, rank=rank, world_size=world_size, strategy="shards")
+        if rank > 0:
+            return []
+    return dataset

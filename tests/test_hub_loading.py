@@ -1,16 +1,20 @@
 """Loading paths real users take: Auto classes, trust_remote_code without the package, an offline Hub cache, and
 SegFormer / MiT checkpoints (current and legacy transformers-4 key names) for the encoder."""
 
+import ast
+import importlib.metadata
 import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import tiny_config
+from packaging.requirements import Requirement
 from safetensors.torch import save_file
 from transformers import (
     AutoConfig,
@@ -49,6 +53,59 @@ def run_isolated(code: str, env_extra: dict, tmp_path) -> subprocess.CompletedPr
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=tmp_path
     )
+
+
+# What the checkpoint code (src/mrcfa/models/mrcfa/) may import: the standard library, torch, transformers and
+# transformers' own dependencies, and modules of the same folder through single-dot relative imports.
+SHIPPED_FOLDER = Path(mrcfa.__file__).parent / "models" / "mrcfa"
+TRANSFORMERS_DEPENDENCIES = {
+    Requirement(r).name.replace("-", "_").lower()
+    for r in importlib.metadata.requires("transformers") or ()
+    if "extra ==" not in r
+}
+ALLOWED_TOP_LEVEL = {"torch", "transformers", "PIL"} | TRANSFORMERS_DEPENDENCIES | set(sys.stdlib_module_names)
+
+
+def shipped_import_violations(folder: Path) -> list[str]:
+    """`file:line: what` for every import in `folder`'s modules that a checkpoint's remote code could not satisfy."""
+    siblings = {p.stem for p in folder.glob("*.py")}
+    bad = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    module = (node.module or "").split(".")[0]
+                    if node.level != 1 or not node.module or module not in siblings:
+                        bad.append(f"{path.name}:{node.lineno}: from {'.' * node.level}{node.module or ''} import ...")
+                    continue
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] not in ALLOWED_TOP_LEVEL:
+                    bad.append(f"{path.name}:{node.lineno}: import {name}")
+    return bad
+
+
+def test_shipped_model_code_imports_only_torch_transformers_and_its_folder(tmp_path):
+    assert {"configuration_mrcfa", "modeling_mrcfa", "modeling_mrcfa_head"} <= {
+        p.stem for p in SHIPPED_FOLDER.glob("*.py")
+    }
+    assert shipped_import_violations(SHIPPED_FOLDER) == []
+    # the guard itself fails on what it must catch
+    (tmp_path / "modeling_x.py").write_text(
+        "import torch\nfrom mrcfa.metrics import VideoSegmentationMetrics\nimport cv2\nfrom ..constants import A\n"
+        "from .configuration_x import B\nfrom .missing import C\n"
+    )
+    (tmp_path / "configuration_x.py").write_text("from transformers import SegformerConfig\nimport numpy, json\n")
+    assert shipped_import_violations(tmp_path) == [
+        "modeling_x.py:2: import mrcfa.metrics",
+        "modeling_x.py:3: import cv2",
+        "modeling_x.py:4: from ..constants import ...",
+        "modeling_x.py:6: from .missing import ...",
+    ]
 
 
 def test_auto_classes_after_import(saved_tiny):

@@ -1,5 +1,5 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""Which frames form the clip of a target frame: the official test-time and train-time rules (SPEC §7)."""
+"""Which frames form the clip of a target frame: the official test-time and train-time rules (docs/design.md, Clips)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Everything here is incremental and numpy-only. :class:`VideoSegmentationMetrics`
 * per video: its own confusion matrix (until the video ends), its frame count, the previous frame and two
   per-pixel run-length maps (``uint8``), and two integers per temporal window,
 
-so its memory does not grow with the number of frames. See SPEC §8 and the fixture
+so its memory does not grow with the number of frames. See docs/design.md (Metrics) and the fixture
 ``vspw_metric_ref.json`` for the reference numbers this module reproduces.
 
 **Video consistency (VC_n).** For a window of ``n`` consecutive frames, let ``G`` be the pixels whose ground truth

@@ -1,7 +1,7 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """The MRCFA decode head, one documented unit per concept of the paper.
 
-Notation (as in the paper and `SPEC.md`): a clip holds `T = num_clips` frames, oldest first; the last frame is the
+Notation (as in the paper and docs/design.md): a clip holds `T = num_clips` frames, oldest first; the last frame is the
 **target**, the `R = T - 1` others are **references**. `B` = batch, `C` = classes, `D` = `decoder_hidden_size`.
 Encoder maps `c1..c4` have strides 4, 8, 16, 32. Token grids are flattened row-major.
 

@@ -299,3 +299,93 @@ def test_attentions_with_eager_attention_and_same_logits_as_sdpa():
         assert out.attentions[0].shape == (8, 1, (H // 4) * (W // 4), (H // 32) * (W // 32))
         torch.testing.assert_close(out.attentions[0].sum(-1), torch.ones(8, 1, (H // 4) * (W // 4)))
         torch.testing.assert_close(sdpa(x).logits, out.logits, atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- transformers' contracts
+def test_binary_segmentation_trains_with_binary_cross_entropy():
+    """num_labels=1: BCE with logits on the single channel (labels 0/1, 255 ignored), both terms of a full clip."""
+    from mrcfa.models.mrcfa.modeling_mrcfa import mean_cross_entropy
+
+    model = make_model(num_labels=1, classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0)
+    x = 0.1 * clip(batch=2)
+    y = torch.zeros(2, 4, H, W, dtype=torch.long)
+    for b in range(2):  # a bright square per frame is the foreground: learnable in a few steps
+        for t in range(4):
+            top, left = 4 + 8 * t, 8 + 24 * b
+            x[b, t, :, top : top + 32, left : left + 32] += 2.0
+            y[b, t, top : top + 32, left : left + 32] = 1
+    y[:, :, :2] = 255
+    out = model.train()(x, labels=y)
+    assert out.logits.shape == (2, 1, H // 4, W // 4)
+    up = torch.nn.functional.interpolate(out.frame_logits.flatten(0, 1), size=(H, W), mode="bilinear")
+    valid = (y.flatten(0, 1) != 255).float()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        up[:, 0], y.flatten(0, 1).clamp(max=1).float(), reduction="none"
+    )
+    torch.testing.assert_close(
+        mean_cross_entropy(out.frame_logits.flatten(0, 1), y.flatten(0, 1), 255), (bce * valid).mean()
+    )
+    out.loss.backward()
+    grads = [p.grad.abs().sum() for p in model.parameters() if p.grad is not None]
+    assert out.loss.item() > 0 and sum(grads) > 0
+    # ensemble decoders get a gradient too: both terms are present
+    assert model.decode_head.ensemble.target_decoder[1].weight.grad.abs().sum() > 0
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(15):
+        optimizer.zero_grad()
+        loss = model(x, labels=y).loss
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\) or 255"):
+        model(x, labels=torch.full_like(y, 2))
+
+
+def test_hidden_states_and_attentions_by_index():
+    model = make_model(attn_implementation="eager").eval()
+    x = clip()
+    with torch.no_grad():
+        everything = model(x, output_hidden_states=True, output_attentions=True)
+        chosen = model(x, output_hidden_states=[0, -1], output_attentions=[1])
+        first = model(x, output_hidden_states=0)
+        none = model(x, output_hidden_states=False)
+    assert len(everything.hidden_states) == 4 and all(h is not None for h in everything.hidden_states)
+    layers = len(everything.attentions)
+    assert layers == sum(model.config.depths) and all(a is not None for a in everything.attentions)
+    assert [h is not None for h in chosen.hidden_states] == [True, False, False, True]
+    torch.testing.assert_close(chosen.hidden_states[3], everything.hidden_states[3])
+    assert [a is not None for a in chosen.attentions] == [i == 1 for i in range(layers)]
+    assert [h is not None for h in first.hidden_states] == [True, False, False, False]
+    assert none.hidden_states is None and none.attentions is None
+
+
+@pytest.mark.parametrize("frames", [1, 4])
+def test_can_compile_fullgraph_is_true(frames):
+    """The flag transformers reads is what torch.compile(fullgraph=True) shows (eager backend: graph breaks only)."""
+    assert MrcfaForVideoSemanticSegmentation._can_compile_fullgraph
+    model = make_model().eval()
+    x = clip(frames=frames)
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x).logits, model(x).logits)
+    model.train()
+    torch.manual_seed(0)
+    loss = compiled(x, labels=labels_for(frames=frames)).loss
+    torch.manual_seed(0)
+    torch.testing.assert_close(loss, model(x, labels=labels_for(frames=frames)).loss)
+
+
+def test_save_pretrained_does_not_change_the_live_config(tmp_path):
+    import json
+
+    model = make_model()
+    assert "auto_map" not in model.config.to_dict()
+    model.save_pretrained(tmp_path)
+    assert "auto_map" not in model.config.to_dict()  # (transformers itself records architectures and dtype)
+    model.config.auto_map = {"AutoConfig": "elsewhere.Config"}
+    model.save_pretrained(tmp_path / "again")
+    assert model.config.auto_map == {"AutoConfig": "elsewhere.Config"}
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["auto_map"]["AutoModelForSemanticSegmentation"] == "modeling_mrcfa.MrcfaForVideoSemanticSegmentation"

@@ -16,6 +16,11 @@ import torch
 from torch.nn import functional as F
 from transformers import SegformerModel, SegformerPreTrainedModel
 from transformers.utils import ModelOutput
+from transformers.utils.output_capturing import (
+    maybe_install_capturing_hooks,
+    resolve_hidden_states_indices,
+    selected_hidden_states,
+)
 
 from .configuration_mrcfa import MrcfaConfig
 from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
@@ -68,9 +73,18 @@ class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
 
 def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
     """Cross-entropy of `logits` `[N, C, h, w]` (resized bilinearly to the labels' size) against `labels` `[N, H, W]`,
-    averaged over **all** pixels, ignored ones included (they contribute 0): mmseg's reduction."""
+    averaged over **all** pixels, ignored ones included (they contribute 0): mmseg's reduction.
+
+    With one channel (`C == 1`, binary segmentation) it is the binary cross-entropy with logits of that channel
+    against labels 0 / 1, as transformers' `SegformerForSemanticSegmentation` computes it (same reduction).
+    """
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    if logits.shape[1] == 1:
+        valid = (labels != ignore_index).to(logits.dtype)
+        target = labels.to(logits.dtype) * valid  # ignored pixels: any value, they are masked out
+        loss = F.binary_cross_entropy_with_logits(logits[:, 0], target, reduction="none")
+        return (loss * valid).mean()
     return F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none").mean()
 
 
@@ -85,7 +99,8 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
     config: MrcfaConfig
     input_modalities = ("video", "image")
     _no_split_modules = ["SegformerStage"]
-    _can_compile_fullgraph = False
+    # `torch.compile(model, fullgraph=True)` traces without graph breaks (tests/test_modeling.py checks it)
+    _can_compile_fullgraph = True
     # the loss is computed here (mean over all pixels, the official reduction): Trainer must not pass loss kwargs
     accepts_loss_kwargs = False
 
@@ -95,6 +110,9 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         _apply_official_layer_norm_eps(self.segformer, config.layer_norm_eps)
         self.decode_head = MrcfaHead(config)
         self.post_init()
+        # The encoder records its stage outputs with hooks installed on first use, under a lock that torch.compile
+        # cannot trace: install them now, so that a compiled first call has no graph break.
+        maybe_install_capturing_hooks(self.segformer)
 
     # ----------------------------------------------------------------------------------------------------- checks
     def _check_pixel_values(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -125,22 +143,24 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         return pixel_values, frames
 
     def _check_labels(self, labels: torch.Tensor, batch: int, frames: int, height: int, width: int) -> torch.Tensor:
-        expected = [(batch, frames, height, width)]
-        if frames == 1:
-            expected.insert(0, (batch, height, width))
-        if tuple(labels.shape) not in expected:
+        shape = tuple(labels.shape)
+        if shape != (batch, frames, height, width) and not (frames == 1 and shape == (batch, height, width)):
+            expected = f"[{batch}, {height}, {width}] or " if frames == 1 else ""
             raise ValueError(
-                f"labels must have shape {' or '.join(str(list(e)) for e in expected)} to match pixel_values, "
-                f"got {list(labels.shape)}."
+                f"labels must have shape {expected}[{batch}, {frames}, {height}, {width}] to match pixel_values, "
+                f"got {list(shape)}."
             )
         if labels.dtype.is_floating_point or labels.dtype == torch.bool:
             raise ValueError(f"labels must be an integer tensor, got {labels.dtype}.")
         labels = labels.reshape(batch, frames, height, width).long()
         ignore = self.config.semantic_loss_ignore_index
-        invalid = ((labels < 0) | (labels >= self.config.num_labels)) & (labels != ignore)
+        num_values = max(self.config.num_labels, 2)  # binary segmentation (num_labels=1): labels 0 and 1
+        if torch.compiler.is_compiling():  # the value check is data-dependent: it would break the graph
+            return labels
+        invalid = ((labels < 0) | (labels >= num_values)) & (labels != ignore)
         if bool(invalid.any()):
             bad = labels[invalid].unique()[:10].tolist()
-            raise ValueError(f"labels must be in [0, {self.config.num_labels}) or {ignore} (ignored), found {bad}.")
+            raise ValueError(f"labels must be in [0, {num_values}) or {ignore} (ignored), found {bad}.")
         return labels
 
     # ---------------------------------------------------------------------------------------------------- encoder
@@ -170,8 +190,8 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         pixel_values: torch.Tensor,
         labels: torch.LongTensor | None = None,
         output_affinities: bool = False,
-        output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
+        output_hidden_states: bool | int | list[int] | None = None,
+        output_attentions: bool | int | list[int] | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> MrcfaVideoSemanticSegmenterOutput | tuple:
@@ -183,6 +203,12 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 Class ids in `[0, num_labels)`, `config.semantic_loss_ignore_index` (255) for ignored pixels.
             output_affinities (`bool`, *optional*, defaults to `False`):
                 Also return `stm_mask` and `affinity` (full clips).
+            output_hidden_states (`bool`, `int` or `list[int]`, *optional*):
+                Return the encoder stage outputs: all of them (`True`), or only the stages at these indices (the
+                others are `None`), as transformers' SegFormer does. Defaults to `config.output_hidden_states`.
+            output_attentions (`bool`, `int` or `list[int]`, *optional*):
+                Return the encoder attention weights: all layers (`True`) or only those at these indices (the others
+                are `None`). Defaults to `config.output_attentions`.
 
         Example:
 
@@ -204,6 +230,10 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
 
+        wants_attentions = output_attentions is not False and (
+            output_attentions or selected_hidden_states(output_attentions) is not None
+        )
+
         clip, frames = self._check_pixel_values(pixel_values)
         batch, _, _, height, width = clip.shape
         if labels is not None:
@@ -212,7 +242,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         full_clip = frames == self.config.num_clips
         flat = clip.reshape(batch * frames, *clip.shape[2:])
         features, _, encoder_outputs = self.encode_frames(
-            flat, as_target=full_clip, as_reference=full_clip, output_attentions=output_attentions
+            flat, as_target=full_clip, as_reference=full_clip, output_attentions=bool(wants_attentions)
         )
         frame_logits = features.logits.reshape(batch, frames, *features.logits.shape[1:])
         size = tuple(frame_logits.shape[-2:])
@@ -251,17 +281,39 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             reference_logits=reference_logits,
             stm_mask=stm_mask,
             affinity=affinity,
-            hidden_states=tuple(encoder_outputs.hidden_states) if output_hidden_states else None,
-            attentions=encoder_outputs.attentions if output_attentions else None,
+            hidden_states=self._selected(encoder_outputs.hidden_states, output_hidden_states),
+            attentions=self._selected(encoder_outputs.attentions, output_attentions),
         )
         return output if return_dict else output.to_tuple()
+
+    def _selected(self, outputs: tuple[torch.Tensor, ...] | None, request: bool | int | list[int] | None):
+        """`outputs` as `output_hidden_states` / `output_attentions` asks: all (`True`), none (`False` / `None`), or
+        only the entries at the requested indices, the others `None` (transformers' convention for index lists)."""
+        selected = selected_hidden_states(request)
+        if outputs is None or (selected is None and not request):
+            return None
+        if selected is None:
+            return tuple(outputs)
+        keep = resolve_hidden_states_indices(self, selected, num_hidden_states=len(outputs))
+        return tuple(o if i in keep else None for i, o in enumerate(outputs))
 
     # ------------------------------------------------------------------------------------------------ save / load
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the code and `auto_map` (AutoConfig, AutoModel,
-        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`."""
+        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`.
+
+        The `auto_map` goes to the saved `config.json` only: the live model's config is left as it was.
+        """
+        had_auto_map = hasattr(self.config, "auto_map")
+        previous = getattr(self.config, "auto_map", None)
         self.config.auto_map = dict(AUTO_MAP)
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        try:
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            if had_auto_map:
+                self.config.auto_map = previous
+            else:
+                del self.config.auto_map
 
 
 def _apply_official_layer_norm_eps(encoder: SegformerModel, eps: float) -> None:

@@ -124,12 +124,15 @@ def test_train_eval_outputs_and_exact_resume_after_sigkill(tiny_vspw, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_shard_videos_and_stay_in_sync(tiny_vspw, tmp_path):
+@pytest.mark.parametrize("num_frames", [4, 1])
+def test_two_processes_shard_videos_and_stay_in_sync(tiny_vspw, tmp_path, num_frames):
+    """DDP on 2 CPU processes; with --num_frames 1 the temporal head gets no gradient (find_unused_parameters)."""
     out = tmp_path / "dist"
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
-        str(SCRIPT), *tiny_args(tiny_vspw, out, "--max_steps", "4", "--check_weight_sync_steps", "1"),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(29517 + num_frames), str(SCRIPT),
+        *tiny_args(tiny_vspw, out, "--max_steps", "4", "--check_weight_sync_steps", "1", "--num_frames", str(num_frames)),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(threads=1), cwd=ROOT)
     log = proc.stdout + proc.stderr
@@ -140,6 +143,8 @@ def test_two_processes_shard_videos_and_stay_in_sync(tiny_vspw, tmp_path):
     assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 35  # both ranks' videos merged
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 4
     assert (out / "model.safetensors").is_file()
+    if num_frames == 1:
+        assert "single_frame evaluation" in proc.stdout
 
 
 def test_single_frame_training_and_evaluation(tiny_vspw, tmp_path, capsys):

@@ -143,19 +143,77 @@ def test_epochs_are_reproducible_and_different(vspw):
     root, _ = vspw
     dataset = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3)
     epoch0 = [_key(e) for e in dataset]
-    dataset.set_epoch(1)
+    dataset = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3, epoch=1)
     epoch1 = [_key(e) for e in dataset]
-    dataset.set_epoch(1)
+    dataset = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3, epoch=1)
     assert [_key(e) for e in dataset] == epoch1
-    dataset.set_epoch(0)
+    dataset = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3, epoch=0)
     assert [_key(e) for e in dataset] == epoch0
     assert sorted(epoch0) != sorted(epoch1)
     assert {k[2] for k in epoch0}.isdisjoint({k[2] for k in epoch1})
-    fresh = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3)
-    fresh.set_epoch(1)
+    fresh = load_vspw(root, "train", mode="train", seed=5, clips_per_video=3, epoch=1)
     assert [_key(e) for e in fresh] == epoch1
     other_seed = load_vspw(root, "train", mode="train", seed=6, clips_per_video=3)
     assert sorted(_key(e) for e in other_seed) != sorted(epoch0)
+
+
+def test_epoch_argument_gives_the_shard_order_of_set_epoch_and_new_clips(vspw):
+    """load_vspw(..., epoch=e) reads the videos in the order datasets' set_epoch(e) gives, with the clips of epoch e;
+    set_epoch(k) on a dataset only reorders its videos (shards), the clips stay those of its `epoch`."""
+    root, _ = vspw
+    kwargs = {"mode": "train", "seed": 5, "clips_per_video": 2}
+    base = [_key(e) for e in load_vspw(root, "train", **kwargs)]
+    for epoch in (1, 2, 12345):
+        keys = [_key(e) for e in load_vspw(root, "train", epoch=epoch, **kwargs)]
+        reordered = load_vspw(root, "train", **kwargs)
+        reordered.set_epoch(epoch)
+        reordered = [_key(e) for e in reordered]
+        assert sorted(reordered) == sorted(base) and reordered != base  # same clips, other video order
+        assert [k[0] for k in keys] == [k[0] for k in reordered]  # the same video order as set_epoch(epoch)
+        assert {k[2] for k in keys}.isdisjoint({k[2] for k in base})  # new clips
+        twice = load_vspw(root, "train", epoch=epoch, **kwargs)
+        twice.set_epoch(3)
+        assert sorted(_key(e) for e in twice) == sorted(keys)
+    order = [_key(e) for e in load_vspw(root, "val", mode="eval", epoch=2)]
+    val = load_vspw(root, "val", mode="eval")
+    val.set_epoch(2)
+    assert order == [_key(e) for e in val]
+    with pytest.raises(ValueError, match="epoch must be a non-negative"):
+        load_vspw(root, "train", epoch=-1)
+
+
+def test_decoded_frames_and_masks_are_the_files_pixels(vspw, tmp_path):
+    """Clips are yielded as encoded file references and decoded by datasets' Image features: the same pixels and
+    modes as decoding the files with PIL (frames converted to RGB, masks as stored: L or P), for every source."""
+    import shutil
+
+    from PIL import Image
+
+    root, _ = vspw
+    copy = tmp_path / "VSPW_480p"
+    shutil.copytree(root, copy)
+    video = list_vspw_videos(copy, "val").videos[5]
+    Image.open(video.frame_files[2]).convert("L").save(video.frame_files[2], quality=85)  # a grayscale JPEG
+    Image.fromarray(np.asarray(Image.open(video.mask_files[3]))).save(video.mask_files[3])  # a mode-L mask
+    export_vspw_parquet(copy, tmp_path / "parquet", max_shard_bytes=1)
+    videos = {v.video_id: v for split in ("train", "val") for v in list_vspw_videos(copy, split).videos}
+    assert Image.open(video.frame_files[2]).mode == "L" and Image.open(video.mask_files[3]).mode == "L"
+    checked = Counter()
+    for source in (copy, tmp_path / "parquet"):
+        for split, mode, streaming in (("val", "eval", True), ("train", "train", True), ("val", "eval", False)):
+            kwargs = {"cache_dir": tmp_path / "cache"} if not streaming else {"repeats": 3} if mode == "train" else {}
+            for example in load_vspw(source, split, mode=mode, streaming=streaming, **kwargs):
+                info = videos[example["video_id"]]
+                for i, frame, mask in zip(example["frame_indices"], example["frames"], example["masks"]):
+                    expected_frame = Image.open(info.frame_files[i])
+                    checked[expected_frame.mode] += 1
+                    assert frame.mode == "RGB" and frame.size == expected_frame.size
+                    np.testing.assert_array_equal(np.asarray(frame), np.asarray(expected_frame.convert("RGB")))
+                    expected_mask = Image.open(info.mask_files[i])
+                    checked["mask " + expected_mask.mode] += 1
+                    assert mask.mode == expected_mask.mode
+                    np.testing.assert_array_equal(np.asarray(mask), np.asarray(expected_mask))
+    assert checked["L"] and checked["RGB"] and checked["mask L"] and checked["mask P"]
 
 
 def test_clips_do_not_depend_on_the_number_of_workers(vspw):

@@ -95,13 +95,18 @@ def test_step_seed_is_a_pure_function():
 
 # ---------------------------------------------------------------------------------------------- train stream
 def _stream(source, start_batch=0, cps=True, seed=5):
-    from mrcfa.data import list_vspw_videos, load_vspw
+    from mrcfa.data import list_vspw_videos
+    from mrcfa.training.clip_stream import TrainEpochDatasets
 
-    dataset = load_vspw(source, "train", mode="train", seed=seed)
     listing = list_vspw_videos(source, "train")
     per_shard = clips_per_shard(listing, 1) if cps else None
     return TrainClipStream(
-        dataset, _meta_transform, batch_size=2, seed=seed, clips_per_shard=per_shard, start_batch=start_batch
+        TrainEpochDatasets(source, "train", seed=seed),  # epoch -> load_vspw(source, "train", mode="train", ...)
+        _meta_transform,
+        batch_size=2,
+        seed=seed,
+        clips_per_shard=per_shard,
+        start_batch=start_batch,
     )
 
 

@@ -3,9 +3,9 @@
 
 ``mrcfa.data`` never imports the model code (the parent package's ``__init__`` may). Public API::
 
-    load_vspw(source, split, *, mode="train" | "eval", streaming=True, seed=0, repeats=1, clips_per_video=1, ...)
+    load_vspw(source, split, *, mode="train" | "eval", streaming=True, seed=0, epoch=0, repeats=1, ...)
     list_vspw_videos(source, split) -> VspwSplit (videos with sorted frame names / files)
-    VspwBuilder, VspwBuilderConfig                     the datasets builder ("loading script")
+    VspwBuilder, VspwBuilderConfig                     the datasets builder (the modern "loading script")
     VspwTrainTransform(crop_size, scale, ratio_range, cat_max_ratio, flip_prob, photometric, seed)
     VspwEvalTransform(scale, size_divisor, processor="auto")  the model processor's test preprocessing
     test_resize_shape(h, w)                            official test input size
@@ -31,6 +31,7 @@ _EXPORTS = {
     "VspwBuilder": ".builder",
     "VspwBuilderConfig": ".builder",
     "clip_features": ".builder",
+    "epoch_order": ".builder",
     "sample_train_clip": ".builder",
     "VspwTrainTransform": ".transforms",
     "VspwEvalTransform": ".transforms",

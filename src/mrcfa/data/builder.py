@@ -20,23 +20,26 @@ duplicate and no loss, but every rank then reads every video -- prefer ``strateg
 (``as_streaming_dataset``) decodes only the frames of the clips it yields and writes no Arrow cache; a Parquet shard
 reads the bytes of its row group (one video), then decodes only the clip frames.
 
-Epochs: with datasets 5, ``IterableDataset.set_epoch(e)`` (e > 0) reshuffles the shard order with
-``numpy.random.default_rng(e)``; our examples iterable also derives a new sampling key from that generator, so the
+Examples are yielded in encoded form (frames and masks as ``{"path", "bytes"}`` references to the original JPEG / PNG
+files, never re-encoded) and decoded by the ``datasets.Image`` features; the generator still decodes and checks them
+first, for errors that name the file and for ``skip_corrupt``.
+
+Epochs: the config's ``epoch`` fixes the clips. Epoch 0 is the split order with sampling key ``seed``; epoch e > 0
+is the shard order that ``IterableDataset.set_epoch(e)`` gives in datasets 5 (a permutation drawn with
+``numpy.random.default_rng(e)``) with sampling key ``_mix(seed, default_rng(e).integers(0, 2**63 - 1))``. So the
 train clips (and their ``clip_seed``) are a deterministic function of ``(seed, epoch)`` -- identical for any number
-of workers or ranks -- and differ between epochs.
+of workers or ranks -- and differ between epochs. ``set_epoch`` on the built dataset only reorders its shards (the
+``datasets`` behaviour): build a new dataset with ``epoch=`` for new clips.
 """
 
 from __future__ import annotations
 
 import warnings
 import zlib
-from copy import deepcopy
 from dataclasses import dataclass
 
 import datasets
 import numpy as np
-from datasets.iterable_dataset import ExamplesIterable
-from datasets.utils.sharding import _shuffle_gen_kwargs
 
 from ..clips import test_clip_indices, train_clip_indices
 from ..constants import REFERENCE_OFFSETS
@@ -50,7 +53,7 @@ from .sources import (
     resolve_source,
 )
 
-__all__ = ["VspwBuilder", "VspwBuilderConfig", "clip_features", "sample_train_clip"]
+__all__ = ["VspwBuilder", "VspwBuilderConfig", "clip_features", "epoch_order", "sample_train_clip"]
 
 _UINT63 = (1 << 63) - 1
 
@@ -76,6 +79,22 @@ def _mix(*values: int) -> int:
 
 def _video_hash(video_id: str) -> int:
     return zlib.crc32(video_id.encode("utf-8"))
+
+
+def epoch_order(shards: list, seed: int, epoch: int) -> tuple[list, int]:
+    """The shards of data epoch `epoch`, in order, and the train sampling key of that epoch.
+
+    Epoch 0 keeps the split order and samples with `seed`. Epoch e > 0 permutes the shards as
+    ``IterableDataset.set_epoch(e)`` does in datasets 5 (``numpy.random.default_rng(e).shuffle`` of the shard indices)
+    and samples with ``_mix(seed, default_rng(e).integers(0, 2**63 - 1))`` (a fresh generator for each).
+    """
+    shards = list(shards)
+    if epoch == 0:
+        return shards, int(seed)
+    key = _mix(seed, int(np.random.default_rng(epoch).integers(0, _UINT63)))
+    indices = list(range(len(shards)))
+    np.random.default_rng(epoch).shuffle(indices)
+    return [shards[i] for i in indices], key
 
 
 def sample_train_clip(
@@ -109,6 +128,7 @@ class VspwBuilderConfig(datasets.BuilderConfig):
         splits: splits to expose (listing happens only for these).
         mode: ``"train"`` (official random clips) or ``"eval"`` (one clip per frame).
         seed: seed of the train clip sampling (and of each clip's ``clip_seed``).
+        epoch: data epoch: fixes the shard (video) order and, in train mode, the clips (see :func:`epoch_order`).
         repeats: passes over the video list per epoch in train mode (the official RepeatDataset).
         clips_per_video: clips drawn from each video per pass in train mode.
         reference_offsets: offsets of the reference frames (official ``(-9, -6, -3)``).
@@ -121,6 +141,7 @@ class VspwBuilderConfig(datasets.BuilderConfig):
     splits: tuple[str, ...] = ("train", "val", "test")
     mode: str = "eval"
     seed: int = 0
+    epoch: int = 0
     repeats: int = 1
     clips_per_video: int = 1
     reference_offsets: tuple[int, ...] = REFERENCE_OFFSETS
@@ -145,37 +166,9 @@ class VspwBuilderConfig(datasets.BuilderConfig):
         self.splits = tuple(self.splits)
         if not 0 <= int(self.seed) <= _UINT63:
             raise ValueError(f"seed must be a non-negative 63-bit integer, got {self.seed}.")
-
-
-class _ClipExamplesIterable(ExamplesIterable):
-    """``ExamplesIterable`` that keeps its class through shuffling / sharding, derives a new sampling key when its
-    shards are shuffled (per epoch), and yields ready-typed examples (PIL images are not re-encoded)."""
-
-    def __init__(self, generate_examples_fn, kwargs: dict, features: datasets.Features):
-        super().__init__(generate_examples_fn, kwargs)
-        self._features = features
-
-    @property
-    def is_typed(self) -> bool:
-        return True
-
-    @property
-    def features(self) -> datasets.Features:
-        return self._features
-
-    def _with_kwargs(self, kwargs: dict) -> _ClipExamplesIterable:
-        return _ClipExamplesIterable(self.generate_examples_fn, kwargs, self._features)
-
-    def shuffle_data_sources(self, generator: np.random.Generator) -> _ClipExamplesIterable:
-        kwargs = _shuffle_gen_kwargs(deepcopy(generator), self.kwargs)
-        kwargs["sampling_key"] = _mix(self.kwargs["sampling_key"], int(deepcopy(generator).integers(0, _UINT63)))
-        return self._with_kwargs(kwargs)
-
-    def shard_data_sources(self, num_shards: int, index: int, contiguous=True) -> _ClipExamplesIterable:
-        return self._with_kwargs(super().shard_data_sources(num_shards, index, contiguous=contiguous).kwargs)
-
-    def reshard_data_sources(self) -> _ClipExamplesIterable:
-        return self._with_kwargs(dict(self.kwargs))
+        if not 0 <= int(self.epoch) <= _UINT63:
+            raise ValueError(f"epoch must be a non-negative 63-bit integer, got {self.epoch}.")
+        self.seed, self.epoch = int(self.seed), int(self.epoch)
 
 
 class VspwBuilder(datasets.GeneratorBasedBuilder):
@@ -197,7 +190,6 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
         super().__init__(*args, **kwargs)
         self.config.validate()
         self.listings: dict[str, VspwSplit] = {}
-        self.yield_encoded = False  # True while writing an Arrow cache (non-streaming): images as file references
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -222,11 +214,10 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
         self.info.features = clip_features(with_masks=any(listing.labelled for listing in listings))
         generators = []
         for listing in listings:
-            split = listing.split
+            shards, sampling_key = epoch_order(self._shards(listing), self.config.seed, self.config.epoch)
             generators.append(
                 datasets.SplitGenerator(
-                    name=split,
-                    gen_kwargs={"shards": self._shards(listing), "sampling_key": int(self.config.seed)},
+                    name=listing.split, gen_kwargs={"shards": shards, "sampling_key": sampling_key}
                 )
             )
         return generators
@@ -261,9 +252,6 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
             else:
                 units.append((video,))
         return [(listing.split, repeat, unit) for repeat in range(cfg.repeats) for unit in units]
-
-    def _get_examples_iterable_for_split(self, split_generator: datasets.SplitGenerator) -> ExamplesIterable:
-        return _ClipExamplesIterable(self._generate_examples, split_generator.gen_kwargs, self.info.features)
 
     # ------------------------------------------------------------------------------------------------------------------
     def _generate_examples(self, shards, sampling_key: int):
@@ -313,13 +301,13 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
                 stacklevel=2,
             )
             return None
-        frame_slot, mask_slot = (2, 3) if self.yield_encoded else (0, 1)
+        # encoded: the {"path", "bytes"} refs of the checked files, decoded by the Image features (never re-encoded)
         example = {
             "video_id": reader.video.video_id,
             "frame_indices": list(positions),
-            "frames": [item[frame_slot] for item in items],
+            "frames": [item[2] for item in items],
         }
         if "masks" in self.info.features:
-            example["masks"] = [item[mask_slot] for item in items] if reader.split.labelled else None
+            example["masks"] = [item[3] for item in items] if reader.split.labelled else None
         example["clip_seed"] = clip_seed
         return example

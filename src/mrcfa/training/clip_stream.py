@@ -1,16 +1,17 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """The train data of one process: an endless, resumable stream of augmented clips and its DataLoader.
 
-`TrainClipStream` reads a `load_vspw(..., mode="train")` dataset already split by video across processes. Its order is
-a pure function of (seed, data epoch, position), so `start_batch` fast-forwards it exactly: whole data epochs are
-skipped without reading anything; inside an epoch the skipped clips are read but not augmented.
+`TrainClipStream` reads, for each data epoch, a `load_vspw(..., mode="train", epoch=...)` dataset already split by
+video across processes. Its order is a pure function of (seed, data epoch, position), so `start_batch` fast-forwards it
+exactly: whole data epochs are skipped without reading anything; inside an epoch the skipped clips are read but not
+augmented.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,7 +23,14 @@ from .seeding import seed_from
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainClipStream", "TrainCollator", "build_train_stream", "clips_per_shard", "make_train_dataloader"]
+__all__ = [
+    "TrainClipStream",
+    "TrainCollator",
+    "TrainEpochDatasets",
+    "build_train_stream",
+    "clips_per_shard",
+    "make_train_dataloader",
+]
 
 
 def clips_per_shard(listing, clips_per_video: int = 1, reference_offsets: Sequence[int] = (-9, -6, -3)) -> int | None:
@@ -52,12 +60,16 @@ class TrainClipStream(IterableDataset):
     """Endless, resumable stream of augmented train clips for one process.
 
     Args:
-        dataset: a `datasets.IterableDataset` of raw train clips (`load_vspw(..., mode="train")`), already split across
-            processes (`split_dataset_by_node(..., strategy="shards")`: whole videos per process).
+        dataset_for_epoch: `epoch -> datasets.IterableDataset` of raw train clips (`load_vspw(..., mode="train",
+            epoch=epoch)`), already split across processes (`split_dataset_by_node(..., strategy="shards")`: whole
+            videos per process), e.g. a :class:`TrainEpochDatasets`. It is called in each DataLoader worker (which
+            then reads its share of the shards) and must be picklable for DataLoader workers that are spawned.
         transform: raw clip -> `{"pixel_values", "labels"}` (e.g. `VspwTrainTransform`), applied after skipping.
         batch_size: DataLoader batch size (clips per batch), used to convert `start_batch` into clips.
-        seed: data seed; data epoch `e` iterates the dataset with `set_epoch(1 + hash(seed, e))` (a new video order and
-            new clips for every epoch, reproducible).
+        num_shards: shards (videos) of this process in every data epoch (default: read from the dataset of data
+            epoch 0).
+        seed: data seed; data epoch `e` iterates `dataset_for_epoch(1 + hash(seed, e))` (a new video order and new
+            clips for every epoch, reproducible).
         clips_per_shard: clips in every shard per data epoch (see :func:`clips_per_shard`), or None if unknown: then a
             resume reads every clip it skips.
         start_batch: batches (of this process) already consumed: the stream starts right after them.
@@ -68,10 +80,11 @@ class TrainClipStream(IterableDataset):
 
     def __init__(
         self,
-        dataset,
+        dataset_for_epoch: Callable[[int], Any],
         transform: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None,
         *,
         batch_size: int,
+        num_shards: int | None = None,
         seed: int = 0,
         clips_per_shard: int | None = None,
         start_batch: int = 0,
@@ -79,19 +92,27 @@ class TrainClipStream(IterableDataset):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-        self.dataset = dataset
+        if not callable(dataset_for_epoch):
+            raise TypeError(
+                "TrainClipStream takes a dataset factory `epoch -> datasets.IterableDataset` (e.g. TrainEpochDatasets "
+                f"or lambda epoch: load_vspw(..., epoch=epoch)), got {type(dataset_for_epoch).__name__}."
+            )
+        self.dataset_for_epoch = dataset_for_epoch
         self.transform = transform
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.clips_per_shard = clips_per_shard
         self.start_batch = int(start_batch)
+        if num_shards is None:
+            num_shards = dataset_for_epoch(self.epoch_key(0)).num_shards
+        self._num_shards = int(num_shards)
 
     @property
     def num_shards(self) -> int:
-        return int(self.dataset.num_shards)
+        return self._num_shards
 
     def epoch_key(self, epoch: int) -> int:
-        """Value given to `dataset.set_epoch` for data epoch `epoch` (never 0: epoch 0 of `datasets` is unshuffled)."""
+        """The `epoch` given to `dataset_for_epoch` for data epoch `epoch` (never 0, the unshuffled order)."""
         return 1 + seed_from(self.seed, epoch) % (1 << 30)
 
     def _worker(self) -> tuple[int, int]:
@@ -123,11 +144,10 @@ class TrainClipStream(IterableDataset):
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         worker, num_workers = self._worker()
         epoch, skip = self.start_position(worker, num_workers)
-        # A private copy: `datasets` keeps the epoch in shared memory, common to all DataLoader workers.
-        dataset = copy.deepcopy(self.dataset)
         current = epoch
         while True:
-            dataset.set_epoch(self.epoch_key(current))
+            # built in this worker: `datasets` gives the worker its share of the shards when iterated
+            dataset = self.dataset_for_epoch(self.epoch_key(current))
             count = 0
             for example in dataset:
                 count += 1
@@ -206,6 +226,50 @@ class TrainCollator:
         return out
 
 
+class TrainEpochDatasets:
+    """The `dataset_for_epoch` factory of :func:`build_train_stream` (picklable).
+
+    `TrainEpochDatasets(source, split, rank=r, world_size=w, **load_kwargs)(epoch)` is
+    `load_vspw(source, split, mode="train", epoch=epoch, **load_kwargs)` split by video
+    (`split_dataset_by_node(strategy="shards")`) when `world_size > 1`. The split is listed (and checked) by the
+    first call only; later calls reuse that listing and do not repeat its warnings.
+    """
+
+    def __init__(self, source: str, split: str, *, rank: int = 0, world_size: int = 1, **load_kwargs):
+        for name in ("mode", "epoch", "streaming", "listing"):
+            if name in load_kwargs:
+                raise TypeError(f"TrainEpochDatasets sets {name!r} itself.")
+        self.source = source
+        self.split = split
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.load_kwargs = load_kwargs
+        self.listing = None
+
+    def __call__(self, epoch: int):
+        from datasets.distributed import split_dataset_by_node
+
+        from ..data import vspw_builder
+
+        with warnings.catch_warnings():
+            if self.listing is not None:  # warned by the first call
+                warnings.filterwarnings("ignore", message=".*give no train clip", category=UserWarning)
+            builder = vspw_builder(
+                self.source, self.split, mode="train", epoch=epoch, listing=self.listing, **self.load_kwargs
+            )
+            self.listing = builder.listing(self.split)
+            dataset = builder.as_streaming_dataset(self.split)
+        if self.world_size > 1:
+            if dataset.num_shards < self.world_size:
+                raise ValueError(
+                    f"the train split has {dataset.num_shards} usable videos (shards) for {self.world_size} "
+                    "processes: distributed training splits the data by video and needs at least one video per "
+                    "process."
+                )
+            dataset = split_dataset_by_node(dataset, rank=self.rank, world_size=self.world_size, strategy="shards")
+        return dataset
+
+
 def build_train_stream(
     source: str,
     split: str,
@@ -220,33 +284,24 @@ def build_train_stream(
     reference_offsets: Sequence[int] = (-9, -6, -3),
     **load_kwargs,
 ) -> TrainClipStream:
-    """The `TrainClipStream` of process `rank` of `world_size`: `load_vspw(source, split, mode="train")` split by video
-    (`split_dataset_by_node(strategy="shards")`), augmented by `transform`.
+    """The `TrainClipStream` of process `rank` of `world_size`: for each data epoch,
+    `load_vspw(source, split, mode="train", epoch=...)` split by video (`split_dataset_by_node(strategy="shards")`),
+    augmented by `transform`.
 
     `listing` is the split's `VspwSplit` (`list_vspw_videos`); other keyword arguments go to `load_vspw`.
     """
-    from datasets.distributed import split_dataset_by_node
-
-    from ..data import load_vspw
-
-    dataset = load_vspw(
+    datasets_for_epoch = TrainEpochDatasets(
         source,
         split,
-        mode="train",
+        rank=rank,
+        world_size=world_size,
         seed=seed,
         clips_per_video=clips_per_video,
         reference_offsets=reference_offsets,
         **load_kwargs,
     )
-    if world_size > 1:
-        if dataset.num_shards < world_size:
-            raise ValueError(
-                f"the train split has {dataset.num_shards} usable videos (shards) for {world_size} processes: "
-                "distributed training splits the data by video and needs at least one video per process."
-            )
-        dataset = split_dataset_by_node(dataset, rank=rank, world_size=world_size, strategy="shards")
     return TrainClipStream(
-        dataset,
+        datasets_for_epoch,
         transform,
         batch_size=batch_size,
         seed=seed,

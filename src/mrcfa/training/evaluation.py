@@ -24,10 +24,26 @@ __all__ = [
 ]
 
 
+def _decoded(image: Any, mode: str | None = None) -> Any:
+    """`image` itself, or the PIL image of an undecoded `datasets.Image` value (`{"path", "bytes"}`)."""
+    if isinstance(image, Mapping):
+        import datasets
+
+        return datasets.Image(mode=mode).decode_example(dict(image))
+    return image
+
+
 def _video_frames(clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Hashable, list]]:
-    """Group eval clips (one per frame, video then frame order) into (video_id, [(frame, mask), ...] iterator)."""
+    """Group eval clips (one per frame, video then frame order) into (video_id, [(frame, mask), ...] iterator).
+
+    Only the target (last) frame and mask of each clip are used, and decoded here when the clips hold undecoded
+    images (see :func:`load_eval_videos`).
+    """
     for video_id, group in itertools.groupby(clips, key=lambda ex: ex["video_id"]):
-        yield video_id, ((ex["frames"][-1], (ex.get("masks") or [None])[-1]) for ex in group)
+        yield (
+            video_id,
+            ((_decoded(ex["frames"][-1], "RGB"), _decoded((ex.get("masks") or [None])[-1])) for ex in group),
+        )
 
 
 @torch.no_grad()
@@ -152,13 +168,19 @@ def load_eval_videos(source: str, split: str, *, rank: int = 0, world_size: int 
     """This process's share of the eval videos: `load_vspw(source, split, mode="eval")` split by video across
     `world_size` processes; with fewer videos than processes, process 0 evaluates them all (the others get `[]`).
 
-    Other keyword arguments go to `load_vspw`.
+    Other keyword arguments go to `load_vspw`. Frames and masks stay undecoded (`Image(decode=False)`):
+    `evaluate_videos` decodes only the target frame of each clip, not the three references that the streaming
+    inference never reads from the clip (each frame would otherwise be decoded up to four times).
     """
+    import datasets
     from datasets.distributed import split_dataset_by_node
 
     from ..data import load_vspw
 
     dataset = load_vspw(source, split, mode="eval", **load_kwargs)
+    for column in ("frames", "masks"):
+        if column in dataset.features:
+            dataset = dataset.cast_column(column, datasets.List(datasets.Image(decode=False)))
     if world_size > 1:
         if dataset.num_shards >= world_size:
             return split_dataset_by_node(dataset, rank=rank, world_size=world_size, strategy="shards")

@@ -13,7 +13,14 @@
 `scripts/run_vss.py` is the command line over these pieces.
 """
 
-from .clip_stream import TrainClipStream, TrainCollator, build_train_stream, clips_per_shard, make_train_dataloader
+from .clip_stream import (
+    TrainClipStream,
+    TrainCollator,
+    TrainEpochDatasets,
+    build_train_stream,
+    clips_per_shard,
+    make_train_dataloader,
+)
 from .demo import (
     DEMO_CONFIG_OVERRIDES,
     DEMO_OUTPUT_DIR,
@@ -54,6 +61,7 @@ __all__ = [
     "SyntheticVspwArguments",
     "TrainClipStream",
     "TrainCollator",
+    "TrainEpochDatasets",
     "WeightSyncCallback",
     "build_model",
     "build_train_stream",

@@ -14,15 +14,18 @@ collated into batches of 2 (``pixel_values [2, 4, 3, 480, 480]``). Timing includ
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 
 from torch.utils.data import DataLoader
 
+from mrcfa.benchmarking import set_threads, time_interleaved
 from mrcfa.data import VspwTrainTransform, collate_clips, list_vspw_videos, load_vspw, make_synthetic_vspw
 
 
-def measure(source: str, clips: int, workers: int, batch_size: int, augment: bool, repeats: int) -> float:
+def load_clips(source: str, clips: int, workers: int, batch_size: int, augment: bool, repeats: int) -> int:
+    """Iterate a fresh DataLoader until `clips` clips came out; returns how many did."""
     dataset = load_vspw(source, "train", mode="train", seed=0, repeats=repeats)
     if augment:
         dataset = dataset.map(VspwTrainTransform(seed=0), remove_columns=["frames", "masks"])
@@ -31,12 +34,11 @@ def measure(source: str, clips: int, workers: int, batch_size: int, augment: boo
         collate = list  # decode only
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate)
     seen = 0
-    start = time.perf_counter()
     for batch in loader:
         seen += len(batch) if not augment else batch["pixel_values"].shape[0]
         if seen >= clips:
             break
-    return seen / (time.perf_counter() - start)
+    return seen
 
 
 def main(argv=None) -> int:
@@ -47,7 +49,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=854)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs of each setting (median reported)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
+    set_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         source = args.source
@@ -65,8 +70,13 @@ def main(argv=None) -> int:
         repeats = max(1, -(-args.clips * 2 // videos))  # enough clips whatever the number of workers
         print(f"{'workers':>7} | {'decode only (clips/s)':>21} | {'decode + augment + collate (clips/s)':>36}")
         for workers in args.workers:
-            decode = measure(source, args.clips, workers, args.batch_size, augment=False, repeats=repeats)
-            full = measure(source, args.clips, workers, args.batch_size, augment=True, repeats=repeats)
+            run = functools.partial(load_clips, source, args.clips, workers, args.batch_size, repeats=repeats)
+            timings = time_interleaved(
+                {"decode": functools.partial(run, augment=False), "full": functools.partial(run, augment=True)},
+                repeats=args.repeats,
+                warmup=0,  # worker start-up is part of what is measured
+            )
+            decode, full = (timings[name].result / timings[name].median for name in ("decode", "full"))
             print(f"{workers:>7} | {decode:>21.1f} | {full:>36.1f}")
     return 0
 

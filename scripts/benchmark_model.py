@@ -4,42 +4,32 @@
 
     python scripts/benchmark_model.py --preset b1 --height 480 --width 864 --threads 2 --repeats 5
 
-Prints the median time of an MRCFA clip forward (T = num_clips, batch 1, eval, no grad), of transformers'
-SegformerForSemanticSegmentation of the same size on one frame, and their ratio; plus the time of the head alone.
+Prints the median time of an MRCFA clip forward (T = num_clips, batch 1, eval, no grad), of its encoder on the T
+frames, of MRCFA on a single frame, of transformers' SegformerForSemanticSegmentation of the same size on one frame,
+and the ratios to SegFormer. The four are timed in turns after a warm-up (`mrcfa.benchmarking`).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
-
-
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from mrcfa.benchmarking import report, set_threads, time_interleaved
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="b1")
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--width", type=int, default=864)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--preset", default="b1", help="b0 .. b5")
+    parser.add_argument("--height", type=int, default=480, help="frame height (a multiple of 32)")
+    parser.add_argument("--width", type=int, default=864, help="frame width (a multiple of 32)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls of each model")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls of each model first")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    threads = set_threads(args.threads)
     torch.manual_seed(0)
 
     config = MrcfaConfig.from_preset(args.preset)
@@ -52,21 +42,21 @@ def main(argv=None):
     clip = torch.randn(1, config.num_clips, 3, args.height, args.width)
     frame = clip[:, -1]
 
+    print(f"MRCFA-{args.preset.upper()} {args.height}x{args.width}, T={config.num_clips}, batch 1, {threads} threads")
     with torch.no_grad():
-        t_clip = median_time(lambda: mrcfa(clip), args.repeats)
-        t_frame = median_time(lambda: mrcfa(frame), args.repeats)
-        t_segformer = median_time(lambda: segformer(frame), args.repeats)
-        t_encoder = median_time(lambda: mrcfa.segformer(clip.flatten(0, 1), output_hidden_states=True), args.repeats)
-
-    print(
-        f"MRCFA-{args.preset.upper()} {args.height}x{args.width}, T={config.num_clips}, batch 1, {args.threads} threads"
+        timings = time_interleaved(
+            {
+                "MRCFA clip forward": lambda: mrcfa(clip),
+                "MRCFA encoder (T frames)": lambda: mrcfa.segformer(clip.flatten(0, 1), output_hidden_states=True),
+                "MRCFA single frame": lambda: mrcfa(frame),
+                "SegFormer one frame": lambda: segformer(frame),
+            },
+            repeats=args.repeats,
+            warmup=args.warmup,
+        )
+    return report(
+        timings, ratios=[("MRCFA clip forward", "SegFormer one frame"), ("MRCFA single frame", "SegFormer one frame")]
     )
-    print(f"  MRCFA clip forward          {t_clip * 1000:8.1f} ms")
-    print(f"    of which encoder (T frames) {t_encoder * 1000:8.1f} ms")
-    print(f"  MRCFA single frame          {t_frame * 1000:8.1f} ms")
-    print(f"  SegFormer one frame         {t_segformer * 1000:8.1f} ms")
-    print(f"  ratio clip / SegFormer frame  {t_clip / t_segformer:6.2f}")
-    print(f"  ratio MRCFA frame / SegFormer {t_frame / t_segformer:6.2f}")
 
 
 if __name__ == "__main__":

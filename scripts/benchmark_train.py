@@ -17,13 +17,12 @@ import argparse
 import json
 import platform
 import resource
-import statistics
 import sys
-import time
 
 import torch
 
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
+from mrcfa.benchmarking import set_threads, time_call
 from mrcfa.training import get_official_poly_schedule, official_param_groups
 
 
@@ -46,8 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = set_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
 
@@ -63,33 +61,30 @@ def main(argv: list[str] | None = None) -> dict:
     rss_before = _peak_rss_mib()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for step in range(args.warmup + args.steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
+
+    def step():
         loss = model(pixel_values=pixel_values, labels=labels).loss
         loss.backward()
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if step >= args.warmup:
-            times.append(time.perf_counter() - start)
+        return loss.detach()
+
+    timing = time_call(step, repeats=args.steps, warmup=args.warmup, device=device, name="training step")
+    loss = timing.result
     result = {
         "preset": args.preset,
         "size": [height, width],
         "num_frames": args.num_frames,
         "batch_size": args.batch_size,
         "device": str(device),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "parameters_millions": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        "seconds_per_step_mean": round(statistics.mean(times), 3),
-        "seconds_per_step_median": round(statistics.median(times), 3),
-        "seconds_per_step_min": round(min(times), 3),
-        "steps_timed": len(times),
-        "loss": round(float(loss.detach()), 4),
+        "seconds_per_step_mean": round(timing.mean, 3),
+        "seconds_per_step_median": round(timing.median, 3),
+        "seconds_per_step_min": round(timing.min, 3),
+        "steps_timed": len(timing.times),
+        "loss": round(float(loss), 4),
         "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
     }
@@ -106,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"MRCFA-{args.preset.upper()} training step, {args.batch_size} x {args.num_frames} x {height}x{width} on "
             f"{device} ({result['threads']} threads): {result['seconds_per_step_mean']:.2f} s/step mean, "
             f"{result['seconds_per_step_median']:.2f} median, {result['seconds_per_step_min']:.2f} min over "
-            f"{len(times)} steps"
+            f"{len(timing.times)} steps"
         )
         if device.type == "cuda":
             print(f"peak CUDA memory: {result['peak_memory_mib']:.0f} MiB")

@@ -15,21 +15,15 @@ streaming time goes (encoder, per-frame head, temporal head).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
+from mrcfa.benchmarking import report, set_threads, time_call, time_interleaved
 from mrcfa.clips import test_clip_indices
 from mrcfa.inference import segment_video
 from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def main(argv=None):
@@ -41,8 +35,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--recompute_frames", type=int, default=None, help="frames timed for recompute (default all)")
+    parser.add_argument("--repeats", type=int, default=1, help="timed passes over the video of each method")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    threads = set_threads(args.threads)
     torch.manual_seed(0)
 
     config = MrcfaConfig.from_preset(args.preset)
@@ -63,53 +58,67 @@ def main(argv=None):
         for i in range(args.frames)
     ]
     n = args.frames
-    print(f"MRCFA-{args.preset.upper()} {args.height}x{args.width}, {n} frames, {args.threads} threads")
+    m = args.recompute_frames or n
+    print(f"MRCFA-{args.preset.upper()} {args.height}x{args.width}, {n} frames, {threads} threads")
 
     with torch.no_grad():
-        segformer(frames[0][None])  # warm-up
+        segformer(frames[0][None])  # warm-up (one frame each: the timed calls are whole videos)
         model(frames[0][None])
-        t_segformer, _ = timed(lambda: [segformer(f[None]) for f in frames])
-        streaming = {}
+        methods = {"SegFormer (single images)": lambda: [segformer(f[None]) for f in frames]}
         for bs in args.batch_sizes:
-            t, out = timed(lambda bs=bs: list(segment_video(model, frames, output="logits", batch_size=bs)))
-            streaming[bs] = (t, out)
-        m = args.recompute_frames or n
-        t_recompute, ref = timed(
-            lambda: [model(torch.stack([frames[j] for j in test_clip_indices(i)])[None]).logits[0] for i in range(m)]
+            methods[f"streaming, batch_size={bs}"] = lambda bs=bs: list(
+                segment_video(model, frames, output="logits", batch_size=bs)
+            )
+        timings = time_interleaved(methods, repeats=args.repeats, warmup=0)
+        recompute = time_call(
+            lambda: [model(torch.stack([frames[j] for j in test_clip_indices(i)])[None]).logits[0] for i in range(m)],
+            repeats=args.repeats,
+            warmup=0,
+            name="recompute every clip",
         )
-        max_err = max((streaming[args.batch_sizes[0]][1][i] - ref[i]).abs().max().item() for i in range(m))
+        streamed = timings[f"streaming, batch_size={args.batch_sizes[0]}"].result
+        max_err = max((streamed[i] - recompute.result[i]).abs().max().item() for i in range(m))
 
         # profile of the streaming work: encoder, per-frame head, temporal head (clips of frames >= 3)
         t_enc = t_frame_head = t_clip_head = 0.0
-        for i in range(min(n, 16)):
-            dt, enc = timed(lambda i=i: model.segformer(frames[i][None], output_hidden_states=True))
-            t_enc += dt
-            dt, (feat, _) = timed(lambda enc=enc: model.decode_head.frame_features(tuple(enc.hidden_states)))
-            t_frame_head += dt
-            feat0 = feat.index(0)
+        k = min(n, 16)
+        for i in range(k):
+            enc = time_call(
+                lambda i=i: model.segformer(frames[i][None], output_hidden_states=True), repeats=1, warmup=0
+            )
+            head = time_call(
+                lambda enc=enc.result: model.decode_head.frame_features(tuple(enc.hidden_states)), repeats=1, warmup=0
+            )
+            feat0 = head.result[0].index(0)
             target = MrcfaFrameFeatures.stack([feat0])
             refs = MrcfaFrameFeatures.stack([MrcfaFrameFeatures.stack([feat0] * (config.num_clips - 1))])
-            dt, _ = timed(
-                lambda t=target, r=refs, f=feat0: model.decode_head.clip_forward(t, r, tuple(f.logits.shape[-2:]))
+            clip_head = time_call(
+                lambda t=target, r=refs, f=feat0: model.decode_head.clip_forward(t, r, tuple(f.logits.shape[-2:])),
+                repeats=1,
+                warmup=0,
             )
-            t_clip_head += dt
-        k = min(n, 16)
+            t_enc += enc.median
+            t_frame_head += head.median
+            t_clip_head += clip_head.median
 
-    per = {bs: t / n for bs, (t, _) in streaming.items()}
-    seg = t_segformer / n
-    rec = t_recompute / m
-    print(f"  SegFormer (single images)   {seg:7.3f} s/frame")
-    print(f"  recompute every clip        {rec:7.3f} s/frame   (over {m} frames)")
-    for bs, t in per.items():
-        print(f"  streaming, batch_size={bs:<3}   {t:7.3f} s/frame")
-    best = min(per.values())
-    print(f"  ratio streaming / recompute {best / rec:7.3f}   (target <= 0.33)")
-    print(f"  ratio streaming / SegFormer {best / seg:7.3f}   (target <= 1.25, goal <= 1.0)")
-    print(f"  max |streaming - recompute| logits {max_err:.2e}")
+    # report() divides every time by n frames; the recompute pass covers m <= n frames
+    recompute.times = [t * n / m for t in recompute.times]
+    timings[recompute.name] = recompute
+    best = min((name for name in timings if name.startswith("streaming")), key=lambda name: timings[name].median)
+    ratios = report(
+        timings,
+        ratios=[(best, recompute.name), (best, "SegFormer (single images)")],
+        unit="s",
+        per=n,
+        per_name="frame",
+    )
+    print("  targets: streaming / recompute <= 0.33; streaming / SegFormer <= 1.25, goal <= 1.0")
+    print(f"  max |streaming - recompute| logits {max_err:.2e} (over {m} frames)")
     total = t_enc + t_frame_head + t_clip_head
     print(f"  profile per frame (batch 1, {k} frames): encoder {t_enc / k:.3f} s ({100 * t_enc / total:.0f}%), "
           f"per-frame head {t_frame_head / k:.3f} s ({100 * t_frame_head / total:.0f}%), "
           f"temporal head {t_clip_head / k:.3f} s ({100 * t_clip_head / total:.0f}%)")  # fmt: skip
+    return ratios
 
 
 if __name__ == "__main__":

@@ -133,4 +133,5 @@ def test_command_line(fixtures_dir, tmp_path):
         capture_output=True,
         text=True,
     )
-    assert again.returncode == 1 and "not empty" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 2 and "not empty" in again.stderr and "Traceback" not in again.stderr
+    assert again.stderr.strip().startswith("convert_mrcfa_original_to_hf.py: error:")

@@ -5,7 +5,6 @@ Everything is validated locally with huggingface_hub's card classes; no test tou
 
 import re
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from mrcfa.model_cards import (
 REPO = Path(__file__).resolve().parents[1]
 CARDS_DIR = REPO / "model_cards"
 
-# The paper's VSPW val table (SPEC section 10), written out independently of mrcfa.model_cards:
+# The paper's VSPW val table (metrics: docs/design.md, "Metrics"), written out independently of mrcfa.model_cards:
 # preset -> (mIoU, mVC8, mVC16, params in millions).
 PAPER_TABLE = {
     "b0": (35.2, 88.0, 83.2, 5.2),
@@ -85,9 +84,7 @@ def test_committed_cards_are_exactly_the_official_four():
 @pytest.mark.parametrize("preset", sorted(PAPER_TABLE))
 def test_committed_card_equals_generator_output(preset):
     expected = render_model_card(MrcfaConfig.from_preset(preset))
-    assert card_path(preset).read_text(encoding="utf-8") == expected, (
-        "model_cards/ is stale: run `python scripts/generate_model_cards.py`"
-    )
+    assert card_path(preset).read_text(encoding="utf-8") == expected, "model_cards/ is stale: run `mrcfa cards`"
 
 
 @pytest.mark.parametrize("preset", sorted(PAPER_TABLE))
@@ -167,17 +164,27 @@ def test_committed_card_sections_and_usage(preset):
         compile(block, "<card>", "exec")
 
 
-def test_generate_script_detects_stale_cards(tmp_path):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import generate_model_cards
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
-    assert generate_model_cards.main(["--output_dir", str(tmp_path), "--check"]) == 1
-    assert generate_model_cards.main(["--output_dir", str(tmp_path)]) == 0
-    assert generate_model_cards.main(["--output_dir", str(tmp_path), "--check"]) == 0
+def test_cards_command_detects_stale_cards(tmp_path):
+    """`mrcfa cards` (formerly scripts/generate_model_cards.py)."""
+    from mrcfa.cli import main
+
+    assert main(["cards", "--output-dir", str(tmp_path), "--check"]) == 1
+    assert main(["cards", "--output-dir", str(tmp_path)]) == 0
+    assert main(["cards", "--output-dir", str(tmp_path), "--check"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(card_path(p).name for p in PAPER_TABLE)
     (tmp_path / "mrcfa-b1-vspw.md").write_text("stale", encoding="utf-8")
-    assert generate_model_cards.main(["--output_dir", str(tmp_path), "--check"]) == 1
+    assert main(["cards", "--output-dir", str(tmp_path), "--check"]) == 1
+    assert main(["cards", "--output_dir", str(tmp_path), "--check"]) == 1  # the old spelling still works
+    assert main(["cards", "--output-dir", str(CARDS_DIR), "--check"]) == 0  # the committed cards are up to date
+
+
+def test_card_templates_are_package_data():
+    from mrcfa.model_cards import MODEL_CARD_TEMPLATE
+
+    assert MODEL_CARD_TEMPLATE.is_file() and MODEL_CARD_TEMPLATE.parent.name == "templates"
+    assert (MODEL_CARD_TEMPLATE.parent / "dataset_card.md").is_file()
+    setup_cfg = (REPO / "setup.cfg").read_text(encoding="utf-8")
+    assert "templates/*.md" in setup_cfg.split("[options.package_data]")[1].split("[")[0]
 
 
 # ---------------------------------------------------------------------------------------------------- generator

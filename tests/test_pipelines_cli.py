@@ -1,4 +1,5 @@
-"""The image-segmentation pipeline (Hub widget), the video-semantic-segmentation pipeline and `mrcfa-segment`."""
+"""The image-segmentation pipeline (Hub widget), the video-semantic-segmentation pipeline and `mrcfa-segment`
+(`mrcfa segment`)."""
 
 import json
 import logging
@@ -14,7 +15,7 @@ from PIL import Image
 from transformers import pipeline
 
 from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoProcessor, segment_video
-from mrcfa.cli import main as cli_main
+from mrcfa.cli.segment import main as cli_main
 
 H, W = 90, 150  # raw frames; the processor resizes them (keep ratio to 853x480, then multiples of 32)
 
@@ -180,7 +181,7 @@ def test_cli_video_without_frames(model_dir, tmp_path, capsys):
 
 
 def test_console_script_entry_point(model_dir, frames_dir, tmp_path):
-    exe = [sys.executable, "-c", "import sys; from mrcfa.cli import main; sys.exit(main())"]
+    exe = [sys.executable, "-c", "import sys; from mrcfa.cli.segment import main; sys.exit(main())"]  # the alias
     result = subprocess.run(
         exe + [str(frames_dir), "--model", str(model_dir), "--output", str(tmp_path / "o"), "--max-frames", "3"],
         capture_output=True,

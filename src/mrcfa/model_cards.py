@@ -3,13 +3,16 @@
 
 `render_model_card(config)` builds the card of a model from its `MrcfaConfig`: metadata (built with huggingface_hub's
 `ModelCardData` / `EvalResult`) and a Markdown body (model details, results, usage, conversion, limitations, licence,
-citation). A config that is exactly one of the official architectures (`MRCFA_PRESETS` b0..b5 with the official
-head, 4-frame clips and VSPW's 124 classes) is named after it; for B0, B1, B2 and B5 the card carries the paper's
-VSPW numbers in its `model-index`, stated as reported by the paper (they were not re-measured). B3, B4 and custom
-configs get no evaluation results.
+citation) rendered from the Jinja template `mrcfa/templates/model_card.md` with `ModelCard.from_template`; this
+module computes the template's variables, the template holds the text.
 
-The committed cards in `model_cards/` are this module's output (`scripts/generate_model_cards.py` regenerates them);
-the converter writes the card of every converted checkpoint with `write_model_card`.
+A config that is exactly one of the official architectures (`MRCFA_PRESETS` b0..b5 with the official head, 4-frame
+clips and VSPW's 124 classes) is named after it; for B0, B1, B2 and B5 the card carries the paper's VSPW numbers in
+its `model-index`, stated as reported by the paper (they were not re-measured). B3, B4 and custom configs get no
+evaluation results.
+
+The committed cards in `model_cards/` are this module's output (`mrcfa cards` regenerates them, `mrcfa cards --check`
+compares); the converter writes the card of every converted checkpoint with `write_model_card`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, Mrcfa
 __all__ = [
     "CARD_METRICS",
     "HUB_ORGANIZATION",
+    "MODEL_CARD_TEMPLATE",
     "OFFICIAL_CARD_PRESETS",
     "PAPER_RESULTS",
     "PaperResult",
@@ -37,6 +41,9 @@ __all__ = [
     "render_model_card",
     "write_model_card",
 ]
+
+#: The Jinja template of the card's body (shipped as package data).
+MODEL_CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md"
 
 PAPER_TITLE = "Mining Relations among Cross-Frame Affinities for Video Semantic Segmentation"
 PAPER_URL = "https://arxiv.org/abs/2207.10436"
@@ -83,7 +90,8 @@ class PaperResult:
         return {"mean_iou": self.mean_iou, "mvc8": self.mvc8, "mvc16": self.mvc16}
 
 
-#: The paper's VSPW validation results (SPEC section 10). Only these sizes were evaluated / released.
+#: The paper's VSPW validation results (metrics as defined in docs/design.md, "Metrics"). Only these sizes were
+#: evaluated / released.
 PAPER_RESULTS = {
     "b0": PaperResult(mean_iou=35.2, mvc8=88.0, mvc16=83.2, params_millions=5.2, fps=50.0),
     "b1": PaperResult(mean_iou=38.9, mvc8=88.8, mvc16=84.4, params_millions=16.2, fps=40.1),
@@ -103,17 +111,6 @@ _ARCHITECTURE_FIELDS = (
     "num_attention_heads", "mlp_ratios", "decoder_hidden_size", "num_clips", "reference_offsets", "stm_top_k",
     "stm_keep_ratio", "refinement_layout",
 )  # fmt: skip
-
-_CITATION = """\
-@inproceedings{sun2022mining,
-  title     = {Mining Relations among Cross-Frame Affinities for Video Semantic Segmentation},
-  author    = {Sun, Guolei and Liu, Yun and Tang, Hao and Chhatkuli, Ajad and Zhang, Le and Van Gool, Luc},
-  booktitle = {Computer Vision -- ECCV 2022},
-  series    = {Lecture Notes in Computer Science},
-  pages     = {522--539},
-  publisher = {Springer},
-  year      = {2022}
-}"""
 
 
 # ------------------------------------------------------------------------------------------------ config matching
@@ -246,16 +243,15 @@ def model_card_data(
     )
 
 
-# ----------------------------------------------------------------------------------------------------------- body
-def _fmt(value: float) -> str:
-    return f"{value:.1f}"
-
-
+# ---------------------------------------------------------------------------------------------- template variables
 def _tuple_text(values) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def _body(config, *, name: str, repo_id: str, source: str | None, metrics: dict, from_paper: bool) -> str:
+def _template_variables(
+    config, *, name: str, repo_id: str, source: str | None, metrics: dict[str, float], from_paper: bool
+) -> dict:
+    """The variables of `MODEL_CARD_TEMPLATE` (besides the card data's own fields)."""
     preset = match_preset(config)
     encoder = match_encoder_size(config)
     vspw = has_vspw_labels(config)
@@ -263,262 +259,56 @@ def _body(config, *, name: str, repo_id: str, source: str | None, metrics: dict,
     size = preset.upper() if preset else None
     num_labels = len(config.id2label) if getattr(config, "id2label", None) else config.num_labels
     params = _count_parameters(config)
-    refs = _tuple_text(config.reference_offsets)
-    classes = "VSPW's 124 classes" if vspw else f"{num_labels} classes"
-
-    out: list[str] = []
-    add = out.append
-
-    # ---- title and summary
-    paper = f"the paper [{PAPER_TITLE}]({PAPER_URL}) (ECCV 2022)"
-    if released:
-        add(f"# MRCFA-{size} (VSPW)\n")
-        add(
-            f"MRCFA-{size} video semantic segmentation model trained on [VSPW]({VSPW_URL}) (480p, 124 classes), "
-            f"from {paper}. The weights are the authors' official checkpoint ([official code]({OFFICIAL_CODE_URL})), "
-            "converted to a Hugging Face `transformers` model by the `mrcfa` package.\n"
+    if preset:
+        architecture = f"It has the official MRCFA-{size} architecture"
+    elif encoder:
+        architecture = (
+            f"Its configuration is custom: a MiT-{encoder.upper()} encoder with head or clip settings that differ "
+            f"from the official MRCFA-{encoder.upper()}"
         )
     else:
-        add(f"# MRCFA-{size} (VSPW)\n" if preset and vspw else f"# MRCFA ({name})\n")
-        if preset:
-            arch = f"It has the official MRCFA-{size} architecture"
-        elif encoder:
-            arch = (
-                f"Its configuration is custom: a MiT-{encoder.upper()} encoder with head or clip settings that differ "
-                f"from the official MRCFA-{encoder.upper()}"
-            )
-        else:
-            arch = "Its configuration is custom"
-        add(
-            f"An MRCFA video semantic segmentation model with {classes}, for the `mrcfa` package, which implements "
-            f"{paper} natively in Hugging Face `transformers`. {arch}. It is not one of the models evaluated in the "
-            "paper, whose authors released MRCFA-B0, B1, B2 and B5 weights for VSPW.\n"
-        )
-    add(
-        f"MRCFA segments the latest frame of a {config.num_clips}-frame clip: a SegFormer (MiT) encoder runs on every "
-        f"frame, cross-frame affinities between the target frame and the {config.num_clips - 1} earlier reference "
-        "frames are computed at three scales, refined (Single-scale Affinity Refinement) and aggregated across scales "
-        "(Multi-scale Affinity Aggregation) on a subset of reference tokens chosen by Selective Token Masking, and "
-        "then used to aggregate the reference frames' features into the prediction.\n"
-    )
-
-    # ---- model details
-    add("## Model details\n")
-    add("| | |\n|---|---|")
-    add(f"| Architecture | `MrcfaForVideoSemanticSegmentation` (`model_type: {config.model_type}`) |")
-    add(
-        f"| Encoder | MiT{'-' + encoder.upper() if encoder else ''}: hidden sizes {_tuple_text(config.hidden_sizes)}, "
-        f"depths {_tuple_text(config.depths)} |"
-    )
-    add(f"| Decoder width | {config.decoder_hidden_size} |")
-    add(
-        f"| Clip | {config.num_clips} frames: references at offsets {refs} (frames), then the target frame "
-        f"(`reference_offsets`) |"
-    )
-    layout = {"two_layer": "two conv-GN-ReLU layers per unit", "single_layer": "one conv-GN-ReLU layer per unit"}
-    add(
-        f"| Selective Token Masking | keeps {config.stm_keep_ratio:g} of the reference tokens, scored by the sum of "
-        f"their top-{config.stm_top_k} affinities |"
-    )
-    add(f"| Affinity refinement | `{config.refinement_layout}` ({layout.get(config.refinement_layout, 'custom')}) |")
-    add(f"| Classes | {num_labels}{' (VSPW, `config.id2label`)' if vspw else ''} |")
-    paper_params = f"; the paper reports {_fmt(PAPER_RESULTS[preset].params_millions)}M" if released else ""
-    add(f"| Parameters | {params / 1e6:.2f}M ({params:,}){paper_params} |")
-    add("| Input | RGB frames normalised with ImageNet mean / std; height and width multiples of 32 |")
-    add("| Output | logits at 1/4 of the input resolution for the target frame |\n")
-    if released:
-        add(
-            "Training (official recipe, not re-run here): VSPW 480p train split, MiT encoder initialised from "
-            "ImageNet-1k weights, 160k iterations of AdamW (lr 6e-5, head lr x10, weight decay 0.01, poly schedule "
-            "with warm-up), 2 clips of 480x480 crops per GPU on 4 GPUs.\n"
-        )
-
-    # ---- results
-    add("## Evaluation results\n")
-    if metrics and from_paper:
-        paper = PAPER_RESULTS[preset]
-        add(
-            "VSPW validation set, 480p, as reported by the paper (these numbers were **not** re-measured with the "
-            "converted weights; the conversion was verified numerically against the official code instead, see "
-            "below):\n"
-        )
-        add("| Model | Params (paper) | mIoU | mVC8 | mVC16 | FPS (paper's GPU) |")
-        add("|---|---|---|---|---|---|")
-        add(
-            f"| **MRCFA-{size}** | {_fmt(paper.params_millions)}M | {_fmt(paper.mean_iou)} | {_fmt(paper.mvc8)} | "
-            f"{_fmt(paper.mvc16)} | {_fmt(paper.fps)} |"
-        )
-        base = SEGFORMER_B1_BASELINE
-        add(
-            f"| SegFormer-B1 (image baseline) | {_fmt(base.params_millions)}M | {_fmt(base.mean_iou)} | "
-            f"{_fmt(base.mvc8)} | {_fmt(base.mvc16)} | {_fmt(base.fps)} |\n"
-        )
-        add(
-            "mIoU is the mean intersection over union over the 124 classes; mVC8 / mVC16 (video consistency) is the "
-            "fraction of pixels whose prediction stays unchanged over 8 / 16 consecutive frames among the pixels "
-            "whose ground truth does, averaged over all windows. Frames are evaluated with the official test "
-            "protocol (clips of frames i-9, i-6, i-3, i).\n"
-        )
-    elif metrics:
-        rows = " | ".join(_fmt(v) for v in metrics.values())
-        add(
-            "VSPW validation set (480p). These numbers were supplied when this card was generated; they are not "
-            "the paper's.\n"
-        )
-        add("| " + " | ".join(dict(CARD_METRICS)[m] for m in metrics) + " |")
-        add("|" + "---|" * len(metrics))
-        add(f"| {rows} |\n")
-    else:
-        reason = (
-            f"The paper reports no results for MRCFA-{size}"
-            if preset is not None and vspw
-            else "This configuration is not one of the models evaluated in the paper"
-        )
-        add(
-            f"{reason}, so this card has no evaluation results (no `model-index`). The paper's VSPW numbers exist "
-            "for MRCFA-B0, B1, B2 and B5 only.\n"
-        )
-
-    # ---- usage
-    add("## Usage\n")
-    add(
-        "Install the `mrcfa` package (with its `video` extra to read video files). Importing `mrcfa` registers the "
-        "model with the `transformers` Auto classes and adds the `video-semantic-segmentation` pipeline.\n"
-    )
-    add("### Images\n")
-    add(
-        "A single image has no temporal context: the model returns its per-frame SegFormer prediction. The code "
-        "files saved with the weights make this work without installing `mrcfa`.\n"
-    )
-    add(
-        "```python\nfrom transformers import pipeline\n\n"
-        f'segmenter = pipeline("image-segmentation", model="{repo_id}", trust_remote_code=True)\n'
-        'for segment in segmenter("frame.jpg"):\n'
-        '    print(segment["label"], segment["mask"].size)\n```\n'
-    )
-    add("### Videos\n")
-    add(
-        "`mrcfa.segment_video` runs the official test protocol on a stream of frames (each frame is encoded once; "
-        "frame i is segmented with frames i-9, i-6 and i-3 as references) and yields one label map per frame:\n"
-    )
-    add(
-        "```python\nimport mrcfa\nfrom transformers import AutoImageProcessor, AutoModel\n\n"
-        f'repo = "{repo_id}"\n'
-        "model = AutoModel.from_pretrained(repo)\n"
-        "processor = AutoImageProcessor.from_pretrained(repo)\n\n"
-        "frames = [...]  # the frames of one video, oldest first (PIL images or RGB arrays)\n"
-        "for labels in mrcfa.segment_video(model, frames, processor=processor):\n"
-        "    ...  # the label map (class ids) of the next frame; class names in model.config.id2label\n```\n"
-    )
-    add("The same as a pipeline, from a video file or a folder of frames:\n")
-    add(
-        "```python\nimport mrcfa  # registers the video-semantic-segmentation pipeline\n"
-        "from transformers import pipeline\n\n"
-        f'segmenter = pipeline("video-semantic-segmentation", model="{repo_id}")\n'
-        'results = segmenter("video.mp4")  # or "path/to/frames/"\n```\n'
-    )
-    add("### Command line\n")
-    add(f"```bash\nmrcfa-segment video.mp4 --model {repo_id} --output out/ --overlay out.mp4\n```\n")
-    add("writes the label maps of every frame to `out/` and a colour overlay video to `out.mp4`.\n")
-    add("### Without the `mrcfa` package\n")
-    add(
-        "The checkpoint ships its modelling code, so `transformers` alone can run clips with "
-        "`trust_remote_code=True`:\n"
-    )
-    add(
-        "```python\nimport torch\nfrom transformers import AutoModel\n\n"
-        f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True).eval()\n'
-        f"# clip: [batch, {config.num_clips}, 3, height, width], normalised frames i{refs.replace(', ', ', i')}, "
-        "i (target last);\n"
-        "# height and width multiples of 32\n"
-        "with torch.no_grad():\n"
-        "    logits = model(pixel_values=clip).logits  # [batch, num_labels, height / 4, width / 4], target frame\n"
-        "labels = logits.argmax(1)\n```\n"
-    )
-
-    # ---- conversion
-    if released or source:
-        add("## Conversion and verification\n")
-        if source:
-            origin = f"the checkpoint file `{source}`"
-        else:
-            origin = (
-                f"the official MRCFA-{size} checkpoint released by the authors (download link in the "
-                f"[official README]({OFFICIAL_CODE_URL}))"
-            )
-        add(
-            f"The weights were converted from {origin} with the `mrcfa` converter, which reads the mmsegmentation "
-            "checkpoint safely (`torch.load(weights_only=True)`; its embedded config text is parsed, never executed), "
-            "infers the architecture from the tensor shapes, renames every tensor (splitting the fused key/value "
-            "projections of the encoder), and writes `config.json`, `model.safetensors` (float32), the code files "
-            "for `trust_remote_code`, the preprocessor config and this card:\n"
-        )
-        add(
-            "```bash\npython scripts/convert_mrcfa_original_to_hf.py "
-            f"--checkpoint_path {shlex.quote(source or 'checkpoint.pth')} --output_dir {shlex.quote(name)}\n```\n"
-        )
-        add(
-            "The conversion and the implementation are verified against outputs recorded with the official code on a "
-            "reference checkpoint in the official format: the parity tests reproduce the encoder features, the "
-            "per-frame and final logits, the Selective Token Masking mask, the refined affinities and the training "
-            "loss within 1e-4 of the official values.\n"
-        )
-
-    # ---- limitations
-    add("## Limitations\n")
-    resizing = (
-        "Frames are resized as in the official pipeline (to fit 853x480 keeping the aspect ratio, then to multiples "
-        "of 32)."
-    )
-    if released:
-        add(
-            "- Trained on VSPW 480p (124 classes, mostly everyday scenes); accuracy drops on other domains and "
-            f"resolutions. {resizing}"
-        )
-    elif vspw:
-        add(
-            "- Predicts VSPW's 124 classes; the training data and the accuracy of these weights are not recorded. "
-            + resizing
-        )
-    else:
-        add("- The training data and the accuracy of these weights are not recorded in this card.")
-    add(
-        "- Height and width of the model input must be multiples of 32; the processor resizes frames accordingly "
-        "and the predictions are resized back to the frame size."
-    )
-    add(
-        "- The first frames of a video (frames 0-2) are segmented without temporal context, as in the official "
-        "test protocol; frames 3-8 use fixed clips of earlier frames."
-    )
-    add(
-        "- Inference on CPU is slow (every frame runs the full encoder, and each target frame an affinity "
-        "refinement over three scales); use a GPU for long videos."
-    )
-    add(
-        "- The weights are licensed for academic use only (see below); the video consistency gains are measured "
-        "on VSPW and do not guarantee temporally stable output elsewhere.\n"
-    )
-
-    # ---- licence
-    add("## License\n")
-    official_terms = (
-        "the official repository's README states \"This project is only for academic use. For other purposes, "
-        f'please contact us." ([official repository]({WEIGHTS_LICENSE_LINK})). Its LICENSE file carries MIT text; '
-        "this card follows the more restrictive README statement (`license: other`, `license_name: mrcfa-academic`)"
-    )
-    if released:
-        add(f"The weights are the official MRCFA weights and keep the official terms: {official_terms}.")
-    else:
-        add(
-            "These weights are assumed to derive from the official MRCFA code or weights and to keep their terms: "
-            f"{official_terms}. Change the licence if your weights are not bound by these terms."
-        )
-    add("The `mrcfa` code is licensed under Apache-2.0.\n")
-
-    # ---- citation
-    add("## Citation\n")
-    add(f"```bibtex\n{_CITATION}\n```")
-    return "\n".join(out) + "\n"
+        architecture = "Its configuration is custom"
+    layouts = {"two_layer": "two conv-GN-ReLU layers per unit", "single_layer": "one conv-GN-ReLU layer per unit"}
+    return {
+        # where the model comes from
+        "name": name,
+        "repo_id": repo_id,
+        "source": source,
+        "preset": preset,
+        "size": size,
+        "encoder_size": encoder.upper() if encoder else None,
+        "vspw": vspw,
+        "released": released,
+        "architecture": architecture,
+        "classes": "VSPW's 124 classes" if vspw else f"{num_labels} classes",
+        # model details
+        "model_type": config.model_type,
+        "hidden_sizes": _tuple_text(config.hidden_sizes),
+        "depths": _tuple_text(config.depths),
+        "decoder_hidden_size": config.decoder_hidden_size,
+        "num_clips": config.num_clips,
+        "reference_offsets": _tuple_text(config.reference_offsets),
+        "clip_frames": ", ".join(f"i{offset}" for offset in config.reference_offsets),  # "i-9, i-6, i-3"
+        "stm_keep_ratio": f"{config.stm_keep_ratio:g}",
+        "stm_top_k": config.stm_top_k,
+        "refinement_layout": config.refinement_layout,
+        "refinement_description": layouts.get(config.refinement_layout, "custom"),
+        "num_labels": num_labels,
+        "parameters": f"{params / 1e6:.2f}M ({params:,})",
+        # results: the paper's (PaperResult rows) or supplied [(display name, value)]
+        "paper": PAPER_RESULTS.get(preset),
+        "baseline": SEGFORMER_B1_BASELINE,
+        "paper_metrics": bool(metrics) and from_paper,
+        "supplied_metrics": [] if from_paper else [(dict(CARD_METRICS)[m], v) for m, v in metrics.items()],
+        # conversion
+        "convert_command": "python scripts/convert_mrcfa_original_to_hf.py "
+        f"--checkpoint_path {shlex.quote(source or 'checkpoint.pth')} --output_dir {shlex.quote(name)}",
+        # links
+        "paper_title": PAPER_TITLE,
+        "paper_url": PAPER_URL,
+        "code_url": OFFICIAL_CODE_URL,
+        "vspw_url": VSPW_URL,
+    }
 
 
 # ------------------------------------------------------------------------------------------------------- public API
@@ -544,8 +334,10 @@ def render_model_card(
     name, repo_id = _split_name(model_name or default_model_name(config))
     metrics, from_paper = _resolve_results(config, results)
     data = model_card_data(config, model_name=model_name, results=results)
-    body = _body(config, name=name, repo_id=repo_id, source=source, metrics=metrics, from_paper=from_paper)
-    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+    variables = _template_variables(
+        config, name=name, repo_id=repo_id, source=source, metrics=metrics, from_paper=from_paper
+    )
+    card = ModelCard.from_template(data, template_path=str(MODEL_CARD_TEMPLATE), **variables)
     return str(card)
 
 

@@ -3,7 +3,8 @@
 
 Layout written under ``output_dir``::
 
-    README.md                               dataset card (YAML: one config, data_files per split)
+    README.md                               dataset card (YAML: one config, data_files per split), rendered from
+                                            the template ``mrcfa/templates/dataset_card.md``
     data/{split}-00000-of-0000N.parquet     rows {video_id, frame_names, frames, masks}; one row group per video
 
 ``frames`` / ``masks`` are ``List(Image)`` columns holding the original JPEG / PNG bytes (no re-encoding), so
@@ -22,12 +23,15 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from .sources import PARQUET_METADATA_KEY, VspwSplit, list_vspw_videos, resolve_source
 
 __all__ = ["export_vspw_parquet", "video_features"]
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1024 * 1024
+#: The Jinja template of the dataset card written next to the shards (shipped as package data).
+DATASET_CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "dataset_card.md"
 
 
 def video_features(with_masks: bool) -> datasets.Features:
@@ -75,55 +79,26 @@ def _plan_shards(listing: VspwSplit, max_shard_bytes: int) -> list[list[int]]:
 
 
 def _dataset_card(splits: dict[str, dict], num_classes: int, source_name: str) -> str:
-    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
-    for split in splits:
-        lines += [f"  - split: {split}", f"    path: data/{split}-*"]
-    lines += [
-        "task_categories:",
-        "- image-segmentation",
-        "tags:",
-        "- video-semantic-segmentation",
-        "- vspw",
-        "- mrcfa",
-        "---",
-        "",
-        "# VSPW (Parquet export for MRCFA)",
-        "",
-        f"Exported from `{os.path.basename(os.path.normpath(source_name))}` by `scripts/export_vspw_parquet.py` "
-        "(package `mrcfa`). One row per video; frames and masks are the original JPEG / PNG files, embedded.",
-        "",
-        "| column | type | content |",
-        "|---|---|---|",
-        "| `video_id` | string | video name (VSPW `data/<video_id>`) |",
-        "| `frame_names` | list[string] | sorted frame file stems |",
-        "| `frames` | list[Image] | RGB frames (JPEG) |",
-        "| `masks` | list[Image] | raw masks (palette PNG): 0 = others (ignored), k = class k; absent in splits "
-        "without masks |",
-        "",
-        f"Classes: {num_classes} (mask value k is class k - 1 after the usual reduction, 0 -> 255).",
-        "",
-        "| split | videos | frames | masks |",
-        "|---|---|---|---|",
-    ]
-    for split, info in splits.items():
-        lines.append(f"| {split} | {info['videos']} | {info['frames']} | {'yes' if info['labelled'] else 'no'} |")
-    lines += [
-        "",
-        "Load clips with the official MRCFA clip rules:",
-        "",
-        "```python",
-        "from mrcfa.data import load_vspw",
-        'train = load_vspw("<this repo or folder>", "train", mode="train")',
-        'val = load_vspw("<this repo or folder>", "val", mode="eval")',
-        "```",
-        "",
-        'Or the raw videos: `datasets.load_dataset("<this repo or folder>", split="val", streaming=True)`.',
-        "",
-        "VSPW: Miao et al., *VSPW: A Large-scale Dataset for Video Scene Parsing in the Wild*, CVPR 2021. Check the "
-        "VSPW terms of use before sharing an export of the real dataset.",
-        "",
-    ]
-    return "\n".join(lines)
+    """The export's ``README.md``: `DATASET_CARD_TEMPLATE` rendered with ``DatasetCard.from_template``."""
+    data = DatasetCardData(
+        pretty_name="VSPW (Parquet export for MRCFA)",
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": f"data/{split}-*"} for split in splits],
+            }
+        ],
+        task_categories=["image-segmentation"],
+        tags=["video-semantic-segmentation", "vspw", "mrcfa"],
+    )
+    card = DatasetCard.from_template(
+        data,
+        template_path=str(DATASET_CARD_TEMPLATE),
+        source_name=os.path.basename(os.path.normpath(source_name)),
+        num_classes=num_classes,
+        splits=[{"name": split, **info} for split, info in splits.items()],
+    )
+    return str(card)
 
 
 def export_vspw_parquet(

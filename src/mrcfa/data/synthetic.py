@@ -24,7 +24,6 @@ arguments (fixed JPEG quality, fixed PNG compression). Command line: ``mrcfa-syn
 
 from __future__ import annotations
 
-import argparse
 import colorsys
 import json
 import math
@@ -337,50 +336,10 @@ def object_visibility(root: str | os.PathLike, split: str, video: str) -> np.nda
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point ``mrcfa-synthetic-vspw``: write a synthetic VSPW dataset to a folder."""
-    parser = argparse.ArgumentParser(
-        prog="mrcfa-synthetic-vspw",
-        description="Write a deterministic synthetic dataset in the VSPW_480p layout (train/val/test).",
-    )
-    parser.add_argument("output_dir", help="folder to write (VSPW_480p layout)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-classes", type=int, default=5, help="classes K (raw mask values 1..K, 0 = others)")
-    parser.add_argument("--train", type=int, default=6, help="number of train videos")
-    parser.add_argument("--val", type=int, default=3, help="number of val videos")
-    parser.add_argument("--test", type=int, default=2, help="number of test videos")
-    parser.add_argument("--min-frames", type=int, default=17)
-    parser.add_argument("--max-frames", type=int, default=28)
-    parser.add_argument("--height", type=int, default=96)
-    parser.add_argument("--width", type=int, default=160)
-    parser.add_argument("--max-objects", type=int, default=3)
-    parser.add_argument("--test-masks", action="store_true", help="also write masks for the test split")
-    parser.add_argument("--degraded-prob", type=float, default=0.1, help="share of degraded frames")
-    parser.add_argument("--motion-scale", type=float, default=1.0, help="speed multiplier of camera / objects")
-    parser.add_argument(
-        "--hidden-prob", type=float, default=0.0, help="chance per object and frame of a neutral (class-free) look"
-    )
-    parser.add_argument(
-        "--shared-object-class", action="store_true", help="all moving objects of a video have the same class"
-    )
-    args = parser.parse_args(argv)
-    root = make_synthetic_vspw(
-        args.output_dir,
-        seed=args.seed,
-        num_classes=args.num_classes,
-        num_videos=(args.train, args.val, args.test),
-        num_frames=(args.min_frames, args.max_frames),
-        height=args.height,
-        width=args.width,
-        max_objects=args.max_objects,
-        test_masks=args.test_masks,
-        degraded_prob=args.degraded_prob,
-        motion_scale=args.motion_scale,
-        hidden_prob=args.hidden_prob,
-        shared_object_class=args.shared_object_class,
-    )
-    total = sum(1 for _ in (root / "data").glob("*/origin/*.jpg"))
-    print(f"wrote a synthetic VSPW dataset ({args.train}/{args.val}/{args.test} videos, {total} frames) to {root}")
-    return 0
+    """Console entry point ``mrcfa-synthetic-vspw``: the same as ``mrcfa synthetic`` (:mod:`mrcfa.cli.synthetic`)."""
+    from ..cli.synthetic import main as synthetic_main
+
+    return synthetic_main(argv)
 
 
 if __name__ == "__main__":

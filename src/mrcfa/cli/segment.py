@@ -1,7 +1,7 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""`mrcfa-segment`: segment a video with an MRCFA model.
+"""`mrcfa segment` (alias `mrcfa-segment`): segment a video with an MRCFA model.
 
-    mrcfa-segment INPUT --model MODEL --output DIR [--overlay out.mp4] [--preview preview.png]
+    mrcfa segment INPUT --model MODEL --output DIR [--overlay out.mp4] [--preview preview.png]
 
 INPUT is a video file (decoded with PyAV), a folder of frames or a VSPW video folder. DIR receives one palette PNG
 per frame (VSPW palette; the class names and colours are in `legend.json` / `legend.txt`).
@@ -13,19 +13,22 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .constants import VSPW_PALETTE
-from .video_io import VideoReadError, frame_names, iter_frames
+from ..constants import VSPW_PALETTE
+from ..video_io import VideoReadError, frame_names, iter_frames
+from ._common import CliError, standalone_main
 
-__all__ = ["main", "palette_for", "colorize"]
+__all__ = ["main", "palette_for", "colorize", "run"]
 
-
-class CliError(Exception):
-    """A problem with the command line's inputs or outputs, reported without a traceback."""
+NAME = "segment"
+HELP = "segment a video (file, folder of frames or VSPW video folder) with an MRCFA model"
+DESCRIPTION = __doc__
+USER_ERRORS = (VideoReadError, FileNotFoundError, ValueError)
 
 
 def palette_for(num_labels: int) -> np.ndarray:
@@ -52,10 +55,7 @@ def _overlay(frame: Image.Image, labels: np.ndarray, palette: np.ndarray, alpha:
     return (rgb * (1 - alpha) + colour * alpha).round().astype(np.uint8)
 
 
-def _parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="mrcfa-segment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="video file, folder of frames, or VSPW video folder")
     parser.add_argument("--model", required=True, help="model directory or Hub id")
     parser.add_argument("--output", required=True, help="output directory for the per-frame label PNGs")
@@ -64,23 +64,19 @@ def _parse_args(argv):
     parser.add_argument("--fps", type=float, default=15.0, help="frame rate of the overlay video")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--batch-size", type=int, default=1, help="frames encoded together")
-    parser.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
+    parser.add_argument(
+        "--max-frames", type=int, default=None, metavar="N", help="only the first N frames (default: all)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing results in --output")
     parser.add_argument("--trust-remote-code", action="store_true", help="load the model's own code (without mrcfa)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be >= 1")
-    if args.max_frames is not None and args.max_frames < 1:
-        parser.error("--max-frames must be >= 1")
-    return args
 
 
 def _load(model_id: str, device: str, trust_remote_code: bool):
     import torch
     from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation
 
-    from . import MrcfaVideoProcessor  # noqa: F401 - registers the Auto classes
+    from .. import MrcfaVideoProcessor  # noqa: F401 - registers the Auto classes
 
     try:
         device = torch.device(device)
@@ -116,11 +112,17 @@ def _prepare_output(output: Path, overwrite: bool, files: list[Path]) -> None:
             path.unlink()
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Segment `args.input` (see `add_arguments`); returns the exit status."""
     from tqdm.auto import tqdm
 
-    from .inference import segment_video
+    from ..inference import segment_video
 
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be >= 1")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CliError("--max-frames must be >= 1")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
     source = Path(args.input)
     if not source.exists():
         raise CliError(f"input not found: {source}")
@@ -202,18 +204,6 @@ def run(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    args = _parse_args(argv)
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    try:
-        return run(args)
-    except (CliError, VideoReadError, FileNotFoundError, ValueError) as err:
-        print(f"mrcfa-segment: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mrcfa-segment: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point `mrcfa-segment` (the same as `mrcfa segment`)."""
+    return standalone_main(sys.modules[__name__], "mrcfa-segment", argv)

@@ -1,0 +1,50 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""The `mrcfa` command (also `python -m mrcfa`): one subcommand per task.
+
+    mrcfa segment INPUT --model MODEL --output DIR       segment a video (alias: mrcfa-segment)
+    mrcfa convert --checkpoint-path X.pth --output-dir DIR
+                                                        convert an official checkpoint
+    mrcfa synthetic OUT_DIR                             write a synthetic VSPW (alias: mrcfa-synthetic-vspw)
+    mrcfa export-parquet VSPW_DIR OUT_DIR               VSPW as Hub-ready Parquet shards
+    mrcfa cards [--check]                               regenerate the official model cards in model_cards/
+
+`mrcfa <subcommand> --help` lists each one's options and defaults. A mistake in the inputs is reported as one line
+`mrcfa <subcommand>: error: ...` with exit status 2. Each subcommand is a module of this package (`NAME`, `HELP`,
+`DESCRIPTION`, `USER_ERRORS`, `add_arguments`, `run`; see `_common`), and `COMMANDS` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import cards, convert, export_parquet, segment, synthetic
+from ._common import HelpFormatter, add_command, run_command
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The subcommands, in the order of `mrcfa --help`.
+COMMANDS = (segment, convert, synthetic, export_parquet, cards)
+
+DESCRIPTION = """\
+MRCFA video semantic segmentation (ECCV 2022) on Hugging Face transformers: one subcommand per task.
+`mrcfa SUBCOMMAND --help` shows its options and their defaults.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `mrcfa` argument parser, with one subparser per module of `COMMANDS`."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="mrcfa", description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", dest="subcommand", required=True)
+    for command in COMMANDS:
+        add_command(subparsers, command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point `mrcfa`; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return run_command(args.parser.prog, args.command, args)

@@ -100,7 +100,7 @@ class DataArguments(SyntheticVspwArguments):
     dataset_name: str | None = field(
         default=None,
         metadata={
-            "help": "A VSPW_480p folder, a folder of Parquet shards (scripts/export_vspw_parquet.py) or a Hub dataset "
+            "help": "A VSPW_480p folder, a folder of Parquet shards (mrcfa export-parquet) or a Hub dataset "
             "id. Empty: a synthetic VSPW generated (and cached) for the built-in demo."
         },
     )

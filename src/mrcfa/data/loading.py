@@ -106,7 +106,7 @@ def load_vspw(
     """VSPW clips of one split as a ``datasets.IterableDataset`` (``streaming=True``) or ``datasets.Dataset``.
 
     Args:
-        source: a local ``VSPW_480p`` folder, a local folder of Parquet shards (``scripts/export_vspw_parquet.py``),
+        source: a local ``VSPW_480p`` folder, a local folder of Parquet shards (``mrcfa export-parquet``),
             or a Hub dataset id made from such an export.
         split: ``"train"``, ``"val"`` or ``"test"`` (any ``<split>.txt`` / ``data/<split>-*.parquet``).
         mode: ``"train"``: per video and pass, ``clips_per_video`` clips drawn with the official rule (random reversal,

@@ -21,9 +21,9 @@ from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
 from mrcfa.benchmarking import report, set_threads, time_call, time_interleaved
-from mrcfa.clips import test_clip_indices
-from mrcfa.inference import segment_video
 from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
+from mrcfa.models.mrcfa.streaming_mrcfa import segment_video
+from mrcfa.models.mrcfa.video_clips_mrcfa import test_clip_indices
 
 
 def main(argv=None):

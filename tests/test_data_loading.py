@@ -406,7 +406,7 @@ def test_builder_class_used_directly(vspw):
 def test_data_package_does_not_import_the_model():
     """mrcfa.data never imports the model code (checked with the package's own __init__ bypassed)."""
     code = (
-        "import sys, types, mrcfa.clips as _c\n"  # resolves the package location only
+        "import sys, types, mrcfa.metrics as _c\n"  # resolves the package location only
         "path = list(sys.modules['mrcfa'].__path__)\n"
         "for name in [m for m in sys.modules if m == 'mrcfa' or m.startswith('mrcfa.')]: del sys.modules[name]\n"
         "pkg = types.ModuleType('mrcfa'); pkg.__path__ = path; sys.modules['mrcfa'] = pkg\n"

@@ -7,8 +7,8 @@ import torch
 from conftest import tiny_config
 
 from mrcfa import MrcfaForVideoSemanticSegmentation
-from mrcfa.clips import test_clip_indices
-from mrcfa.inference import StreamingVideoSegmenter, segment_video
+from mrcfa.models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
+from mrcfa.models.mrcfa.video_clips_mrcfa import test_clip_indices
 
 H, W = 64, 96
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..constants import VSPW_PALETTE
-from ..video_io import VideoReadError, frame_names, iter_frames
+from ..models.mrcfa.video_io_mrcfa import VideoReadError, frame_names, iter_frames
 from ._common import CliError, standalone_main
 
 __all__ = ["main", "palette_for", "colorize", "run"]
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     """Segment `args.input` (see `add_arguments`); returns the exit status."""
     from tqdm.auto import tqdm
 
-    from ..inference import segment_video
+    from ..models.mrcfa.streaming_mrcfa import segment_video
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be >= 1")

@@ -10,7 +10,7 @@
                    exposed split has masks (None for an unlabelled split exposed next to a labelled one)
     clip_seed      int         per-clip seed for the train augmentation (reproducible, worker-independent)
 
-``mode="eval"``: one clip per frame of every listed video (official test-time clip, :func:`mrcfa.clips.test_clip_indices`),
+``mode="eval"``: one clip per frame of every listed video (official test-time clip, :func:`mrcfa.models.mrcfa.video_clips_mrcfa.test_clip_indices`),
 in video order then frame order. ``mode="train"``: the official train sampling (:func:`sample_train_clip`).
 
 Sharding: the split's videos are the ``gen_kwargs`` list, so there is one shard per video (times ``repeats``) and
@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from ..clips import test_clip_indices, train_clip_indices
 from ..constants import REFERENCE_OFFSETS
+from ..models.mrcfa.video_clips_mrcfa import test_clip_indices, train_clip_indices
 from .sources import (
     CorruptImageError,
     VideoReader,

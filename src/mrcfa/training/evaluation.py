@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..inference import segment_video
 from ..metrics import VC_WINDOW_SIZES, VideoSegmentationMetrics
+from ..models.mrcfa.streaming_mrcfa import segment_video
 
 __all__ = [
     "evaluate_videos",

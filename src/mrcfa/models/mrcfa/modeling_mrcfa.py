@@ -300,20 +300,27 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
     # ------------------------------------------------------------------------------------------------ save / load
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the code and `auto_map` (AutoConfig, AutoModel,
-        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`.
+        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`, and the
+        `video-semantic-segmentation` pipeline (`custom_pipelines`) for `pipeline(..., trust_remote_code=True)`.
 
-        The `auto_map` goes to the saved `config.json` only: the live model's config is left as it was.
+        `auto_map` and `custom_pipelines` go to the saved `config.json` only: the live model's config is left as it was.
         """
-        had_auto_map = hasattr(self.config, "auto_map")
-        previous = getattr(self.config, "auto_map", None)
-        self.config.auto_map = dict(AUTO_MAP)
+        # The video pipeline ships too: it is declared in `custom_pipelines`, and its file (with the streaming code
+        # it imports) is copied because this import names it (transformers copies a module's relative imports).
+        from .pipeline_mrcfa import CUSTOM_PIPELINES
+
+        saved = {"auto_map": dict(AUTO_MAP), "custom_pipelines": CUSTOM_PIPELINES}
+        previous = {name: getattr(self.config, name) for name in saved if hasattr(self.config, name)}
+        for name, value in saved.items():
+            setattr(self.config, name, value)
         try:
             return super().save_pretrained(save_directory, *args, **kwargs)
         finally:
-            if had_auto_map:
-                self.config.auto_map = previous
-            else:
-                del self.config.auto_map
+            for name in saved:
+                if name in previous:
+                    setattr(self.config, name, previous[name])
+                else:
+                    delattr(self.config, name)
 
 
 def _apply_official_layer_norm_eps(encoder: SegformerModel, eps: float) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .constants import REFERENCE_OFFSETS
+#: Official reference offsets of the 4-frame clip (train and test), relative to the target frame.
+REFERENCE_OFFSETS = (-9, -6, -3)
 
 # Official hard-coded test clips for targets 3..8 (independent of the video length).
 _FIXED_TEST_CLIPS = {

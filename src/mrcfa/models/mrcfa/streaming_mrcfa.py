@@ -1,8 +1,9 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """Streaming video segmentation: every frame is encoded once, its per-frame features are cached while future clips
-still need them, and every frame is predicted with the official test-time clip (SPEC §7).
+still need them, and every frame is predicted with the official test-time clip (docs/design.md, "Streaming inference"
+and "Clips").
 
-Frame `i` of a video is predicted from the clip `mrcfa.clips.test_clip_indices(i)`: frames 0-2 alone (the plain
+Frame `i` of a video is predicted from the clip `test_clip_indices(i)` (video_clips_mrcfa.py): frames 0-2 alone (the plain
 per-frame SegFormer logits), frames 3-8 with the official fixed clips, frame `i >= 9` with `[i-9, i-6, i-3, i]`. The
 results equal running `model(clip)` on each clip separately (up to float rounding, <= 1e-5), at the cost of one
 encoder pass per frame instead of one per clip frame.
@@ -14,26 +15,14 @@ from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .clips import test_clip_indices
-from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
-from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
+from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+from .modeling_mrcfa_head import MrcfaFrameFeatures
+from .video_clips_mrcfa import test_clip_indices
 
 __all__ = ["StreamingVideoSegmenter", "segment_video"]
-
-
-def _frame_size(frame: Any) -> tuple[int, int]:
-    """(height, width) of a PIL image, an `[H, W, C]` / `[H, W]` array or a `[C, H, W]` tensor."""
-    if hasattr(frame, "size") and not callable(frame.size) and not isinstance(frame, (np.ndarray, torch.Tensor)):
-        width, height = frame.size
-        return height, width
-    shape = tuple(frame.shape)
-    if isinstance(frame, torch.Tensor) and len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
-        return shape[1], shape[2]
-    return shape[0], shape[1]
 
 
 class StreamingVideoSegmenter:
@@ -45,7 +34,7 @@ class StreamingVideoSegmenter:
 
     Args:
         model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode by the segmenter).
-        processor: an `MrcfaVideoProcessor` to preprocess raw frames (PIL / numpy / tensor), or `None` when frames are
+        processor: an `MrcfaImageProcessor` to preprocess raw frames (PIL / numpy / tensor), or `None` when frames are
             already preprocessed `[3, H, W]` tensors (H and W divisible by 32).
         output: `"labels"` for `[H, W]` int64 label maps at the original frame size (the input size when
             `processor is None`), or `"logits"` for `[C, H/4, W/4]` logits of the model's input (as `model(clip).logits`).
@@ -98,8 +87,9 @@ class StreamingVideoSegmenter:
             pixel_values = torch.stack(list(frames))
             sizes = [tuple(pixel_values.shape[-2:])] * len(frames)
         else:
-            sizes = [_frame_size(frame) for frame in frames]
-            pixel_values = self.processor(images=list(frames), return_tensors="pt")["pixel_values"]
+            inputs = self.processor(images=list(frames), return_tensors="pt")
+            pixel_values = inputs["pixel_values"]
+            sizes = [tuple(size) for size in inputs["original_sizes"].tolist()]
         if self._input_size is None:
             self._input_size = tuple(pixel_values.shape[-2:])
         elif tuple(pixel_values.shape[-2:]) != self._input_size:
@@ -174,7 +164,7 @@ def segment_video(
         frames: any iterable of frames (a list, a generator, a decoded video of unknown length). Raw frames (PIL
             images, `[H, W, 3]` arrays) need a `processor`; with `processor=None` they must be preprocessed
             `[3, H, W]` tensors.
-        processor: an `MrcfaVideoProcessor` (the official test preprocessing), or `None`.
+        processor: an `MrcfaImageProcessor` (the official test preprocessing), or `None`.
         output: `"labels"` (`[H, W]` int64 label maps at each frame's original size) or `"logits"`
             (`[num_labels, H'/4, W'/4]`, identical to `model(clip).logits` for that frame's official clip).
         batch_size: frames encoded together (faster on CPU and GPU; results do not depend on it).

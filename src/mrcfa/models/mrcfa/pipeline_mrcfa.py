@@ -1,9 +1,11 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""The `video-semantic-segmentation` pipeline, registered with transformers by `import mrcfa`.
+"""The `video-semantic-segmentation` pipeline.
 
-    >>> import mrcfa
+`import mrcfa` registers it with transformers; saved checkpoints also carry this file and declare it in their config
+(`custom_pipelines`), so that it loads without the package too:
+
     >>> from transformers import pipeline
-    >>> segmenter = pipeline("video-semantic-segmentation", model="path/or/hub-id")
+    >>> segmenter = pipeline("video-semantic-segmentation", model="path/or/hub-id", trust_remote_code=True)
     >>> results = segmenter("video.mp4")            # or a folder of frames, or a list of PIL images
     >>> results[0]["labels"].shape                  # [H, W] label map of frame 0
 
@@ -22,10 +24,10 @@ from PIL import Image
 from transformers import AutoModelForSemanticSegmentation, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .inference import segment_video
-from .video_io import frame_names, iter_frames
+from .streaming_mrcfa import segment_video
+from .video_io_mrcfa import frame_names, iter_frames
 
-__all__ = ["VideoSemanticSegmentationPipeline"]
+__all__ = ["CUSTOM_PIPELINES", "TASK", "VideoSemanticSegmentationPipeline", "register_pipeline"]
 
 
 class VideoSemanticSegmentationPipeline(Pipeline):
@@ -69,17 +71,11 @@ class VideoSemanticSegmentationPipeline(Pipeline):
         return {"frames": iter_frames(inputs, max_frames=max_frames), "names": frame_names(inputs)}
 
     def _forward(self, model_inputs, frames_per_batch=1):
-        sizes = []
-
-        def remember_size(frames):
-            for frame in frames:
-                sizes.append((frame.size[1], frame.size[0]))
-                yield frame
-
+        # label maps come back at each frame's size: the processor returns `original_sizes` with the pixel values
         labels = list(
             segment_video(
                 self.model,
-                remember_size(model_inputs["frames"]),
+                model_inputs["frames"],
                 processor=self.image_processor,
                 batch_size=frames_per_batch,
                 device=self.device,
@@ -110,10 +106,20 @@ class VideoSemanticSegmentationPipeline(Pipeline):
         return results
 
 
+#: The task, and its entry in a saved config's `custom_pipelines` (the form `Pipeline.save_pretrained` writes). Its
+#: input is a video, as for transformers' own `video-classification` task.
+TASK = "video-semantic-segmentation"
+CUSTOM_PIPELINES = {
+    TASK: {
+        "impl": "pipeline_mrcfa.VideoSemanticSegmentationPipeline",
+        "pt": ["AutoModelForSemanticSegmentation"],
+        "type": "video",
+    }
+}
+
+
 def register_pipeline() -> None:
+    """Register the task with transformers' `pipeline()` in this process."""
     PIPELINE_REGISTRY.register_pipeline(
-        "video-semantic-segmentation",
-        pipeline_class=VideoSemanticSegmentationPipeline,
-        pt_model=AutoModelForSemanticSegmentation,
-        type="multimodal",
+        TASK, pipeline_class=VideoSemanticSegmentationPipeline, pt_model=AutoModelForSemanticSegmentation, type="video"
     )

@@ -22,12 +22,15 @@ def test_converted_directory(converted_a):
         "configuration_mrcfa.py",
         "modeling_mrcfa.py",
         "modeling_mrcfa_head.py",
+        "pipeline_mrcfa.py",
+        "streaming_mrcfa.py",
         "preprocessor_config.json",
         "README.md",
     } <= files
     config = json.loads((converted_a / "config.json").read_text())
     assert config["model_type"] == "mrcfa"
     assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSemanticSegmentation"}
+    assert set(config["custom_pipelines"]) == {"video-semantic-segmentation"}
     assert config["id2label"]["0"] == "wall" and len(config["id2label"]) == 124
     with safe_open(converted_a / "model.safetensors", "pt") as f:
         dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}

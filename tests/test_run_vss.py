@@ -82,7 +82,7 @@ def test_train_eval_outputs_and_exact_resume_after_sigkill(tiny_vspw, tmp_path):
     assert "mIoU" in proc.stdout and "mVC16" in proc.stdout
     for name in (
         "config.json", "model.safetensors", "preprocessor_config.json", "README.md",
-        "configuration_mrcfa.py", "modeling_mrcfa.py", "modeling_mrcfa_head.py",
+        "configuration_mrcfa.py", "modeling_mrcfa.py", "modeling_mrcfa_head.py", "pipeline_mrcfa.py",
         "all_results.json", "eval_results.json", "train_results.json", "trainer_state.json",
     ):  # fmt: skip
         assert (full / name).is_file(), name

@@ -92,3 +92,33 @@ def test_bad_input(model, frames):
         list(segment_video(model, frames, output="masks"))
     with pytest.raises(ValueError, match="batch_size"):
         list(segment_video(model, frames, batch_size=0))
+
+
+def test_non_finite_frames_are_rejected_with_their_index(model, frames):
+    broken = [f.clone() for f in frames[:6]]
+    broken[4][0, 3, 5] = float("nan")
+    broken[5][1, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"frame 4 of the video has NaN or infinite pixel values \(frames \[4, 5\]\)"):
+        list(segment_video(model, broken, batch_size=3))
+    with pytest.raises(ValueError, match="frame 4 of the video has NaN"):
+        list(segment_video(model, broken[:5]))
+
+
+def test_video_paths_are_read_and_wrong_types_say_what_is_accepted(model, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from mrcfa import MrcfaImageProcessor
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)) for _ in range(5)]
+    for i, image in enumerate(images):
+        image.save(tmp_path / f"{i:03d}.png")
+    processor = MrcfaImageProcessor(size={"longest_edge": W, "shortest_edge": H})
+    from_folder = list(segment_video(model, str(tmp_path), processor=processor))
+    from_list = list(segment_video(model, images, processor=processor))
+    assert len(from_folder) == 5 and all(torch.equal(a, b) for a, b in zip(from_folder, from_list))
+    with pytest.raises(TypeError, match="takes a video: the path of a video file.*one frame\\? pass \\[frame\\]"):
+        list(segment_video(model, torch.randn(3, H, W)))
+    with pytest.raises(TypeError, match="got int"):
+        list(segment_video(model, 3))

@@ -11,16 +11,19 @@ encoder pass per frame instead of one per clip frame.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 from .modeling_mrcfa_head import MrcfaFrameFeatures
 from .video_clips_mrcfa import test_clip_indices
+from .video_io_mrcfa import iter_frames
 
 __all__ = ["StreamingVideoSegmenter", "segment_video"]
 
@@ -90,6 +93,13 @@ class StreamingVideoSegmenter:
             inputs = self.processor(images=list(frames), return_tensors="pt")
             pixel_values = inputs["pixel_values"]
             sizes = [tuple(size) for size in inputs["original_sizes"].tolist()]
+        finite = torch.isfinite(pixel_values).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            bad = [self._next_index + k for k in (~finite).nonzero().flatten().tolist()]
+            raise ValueError(
+                f"frame {bad[0]} of the video has NaN or infinite pixel values"
+                f"{f' (frames {bad})' if len(bad) > 1 else ''}: every pixel must be a finite number."
+            )
         if self._input_size is None:
             self._input_size = tuple(pixel_values.shape[-2:])
         elif tuple(pixel_values.shape[-2:]) != self._input_size:
@@ -161,9 +171,10 @@ def segment_video(
 
     Args:
         model: an `MrcfaForVideoSemanticSegmentation`.
-        frames: any iterable of frames (a list, a generator, a decoded video of unknown length). Raw frames (PIL
-            images, `[H, W, 3]` arrays) need a `processor`; with `processor=None` they must be preprocessed
-            `[3, H, W]` tensors.
+        frames: the path of a video file (PyAV), of a folder of frames or of a VSPW video folder (`origin/`), or any
+            iterable of frames (a list, a generator, a decoded video of unknown length). Raw frames (PIL images,
+            `[H, W, 3]` arrays) need a `processor`; with `processor=None` they must be preprocessed `[3, H, W]`
+            tensors.
         processor: an `MrcfaImageProcessor` (the official test preprocessing), or `None`.
         output: `"labels"` (`[H, W]` int64 label maps at each frame's original size) or `"logits"`
             (`[num_labels, H'/4, W'/4]`, identical to `model(clip).logits` for that frame's official clip).
@@ -175,6 +186,14 @@ def segment_video(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if isinstance(frames, (str, os.PathLike)):
+        frames = iter_frames(frames)  # the same inputs as the video pipeline
+    elif isinstance(frames, (torch.Tensor, np.ndarray)) and frames.ndim == 3 or not isinstance(frames, Iterable):
+        raise TypeError(
+            "segment_video takes a video: the path of a video file, of a folder of frames or of a VSPW video folder, "
+            f"or an iterable of frames (PIL images, [H, W, 3] arrays or [3, H, W] tensors); got {type(frames).__name__}"
+            f"{f' of shape {tuple(frames.shape)} (one frame? pass [frame])' if hasattr(frames, 'shape') else ''}."
+        )
     segmenter = StreamingVideoSegmenter(model, processor, output=output, device=device)
     pending: list[Any] = []
     count = 0

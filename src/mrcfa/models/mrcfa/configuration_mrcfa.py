@@ -43,6 +43,17 @@ MRCFA_PRESETS = {
 }  # fmt: skip
 
 
+def _registered_locally(custom_pipelines: dict) -> bool:
+    """Whether every task of a config's `custom_pipelines` is registered in this process by an installed package."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    tasks = PIPELINE_REGISTRY.get_supported_tasks()
+    return bool(custom_pipelines) and all(
+        task in tasks and "transformers_modules" not in PIPELINE_REGISTRY.check_task(task)[1]["impl"].__module__
+        for task in custom_pipelines
+    )
+
+
 @strict
 class MrcfaConfig(SegformerConfig):
     r"""Configuration of [`MrcfaForVideoSemanticSegmentation`]: a SegFormer (MiT) encoder and the MRCFA head.
@@ -112,6 +123,11 @@ class MrcfaConfig(SegformerConfig):
         ADE20k classes, which mean nothing to a fresh MRCFA head) are replaced by VSPW's unless given in `kwargs`."""
         if config_dict.get("model_type", cls.model_type) != cls.model_type:
             config_dict = cls._from_segformer_dict(config_dict)
+        if "custom_pipelines" in config_dict and _registered_locally(config_dict["custom_pipelines"]):
+            # `import mrcfa` registered these pipelines in this process: transformers' pipeline() would otherwise
+            # insist on trust_remote_code=True for a task declared in the config (the declaration is for processes
+            # without the package).
+            config_dict = {k: v for k, v in config_dict.items() if k != "custom_pipelines"}
         return super().from_dict(config_dict, **kwargs)
 
     @classmethod

@@ -10,6 +10,7 @@ single-dot relative modules.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -309,7 +310,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         # it imports) is copied because this import names it (transformers copies a module's relative imports).
         from .pipeline_mrcfa import CUSTOM_PIPELINES
 
-        saved = {"auto_map": dict(AUTO_MAP), "custom_pipelines": CUSTOM_PIPELINES}
+        saved = {"auto_map": dict(AUTO_MAP), "custom_pipelines": copy.deepcopy(CUSTOM_PIPELINES)}
         previous = {name: getattr(self.config, name) for name in saved if hasattr(self.config, name)}
         for name, value in saved.items():
             setattr(self.config, name, value)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from transformers import HfArgumentParser
 
-from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoProcessor, segment_video
+from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaImageProcessor, segment_video
 from mrcfa.data import object_visibility
 from mrcfa.training import SyntheticVspwArguments, single_frame_predictions
 
@@ -41,7 +41,7 @@ METRICS = ("eval_mIoU", "eval_mVC8", "eval_mVC16")
 def pixel_accuracy_by_visibility(model_dir: Path, root: Path, split: str, single_frame: bool) -> dict[str, float]:
     """Pixel accuracy of a saved model on a synthetic split, per `object_visibility` category (labelled pixels)."""
     model = MrcfaForVideoSemanticSegmentation.from_pretrained(model_dir).eval()
-    processor = MrcfaVideoProcessor.from_pretrained(model_dir)
+    processor = MrcfaImageProcessor.from_pretrained(model_dir)
     correct = dict.fromkeys(CATEGORIES, 0)
     total = dict.fromkeys(CATEGORIES, 0)
     for video in (root / f"{split}.txt").read_text().split():

@@ -35,7 +35,7 @@ import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 
-from mrcfa import VSPW_CLASSES, MrcfaVideoProcessor
+from mrcfa import VSPW_CLASSES, MrcfaImageProcessor
 from mrcfa.data import VspwTrainTransform, list_vspw_videos
 from mrcfa.training import (
     DEMO_OUTPUT_DIR,
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     logger.info(f"model: {n_params / 1e6:.2f}M parameters, {num_labels} classes, num_clips {config.num_clips}")
     scale = data_args.image_scale
-    processor = MrcfaVideoProcessor(size={"longest_edge": max(scale), "shortest_edge": min(scale)}, size_divisor=32)
+    processor = MrcfaImageProcessor(size={"longest_edge": max(scale), "shortest_edge": min(scale)}, size_divisor=32)
 
     # Train stream (whole videos per process) and eval videos.
     data_seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed

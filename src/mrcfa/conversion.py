@@ -315,10 +315,10 @@ def convert_original_checkpoint(
         output_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(output_dir)
         if write_processor:
-            from .models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+            from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
 
             # official VSPW setting reduce_zero_label=True: raw masks (0 = others) map to labels as in training
-            MrcfaVideoProcessor(do_reduce_labels=True).save_pretrained(output_dir)
+            MrcfaImageProcessor(do_reduce_labels=True).save_pretrained(output_dir)
         if write_model_card:
             from .model_cards import write_model_card
 

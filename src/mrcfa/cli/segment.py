@@ -76,7 +76,7 @@ def _load(model_id: str, device: str, trust_remote_code: bool):
     import torch
     from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation
 
-    from .. import MrcfaVideoProcessor  # noqa: F401 - registers the Auto classes
+    from .. import MrcfaImageProcessor  # noqa: F401 - registers the Auto classes
 
     try:
         device = torch.device(device)
@@ -91,7 +91,7 @@ def _load(model_id: str, device: str, trust_remote_code: bool):
     try:
         processor = AutoImageProcessor.from_pretrained(model_id, trust_remote_code=trust_remote_code)
     except (OSError, ValueError):
-        processor = MrcfaVideoProcessor()  # no preprocessor config: the official test preprocessing
+        processor = MrcfaImageProcessor()  # no preprocessor config: the official test preprocessing
     return model.to(device).eval(), processor
 
 

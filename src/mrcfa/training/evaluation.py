@@ -82,7 +82,7 @@ def evaluate_videos(
         model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode).
         clips: eval clips of `load_vspw(..., mode="eval")` (one per frame, video then frame order); only the target
             (last) frame and mask of each clip are used: the frames are re-read as a video by streaming inference.
-        processor: the `MrcfaVideoProcessor` of the test preprocessing.
+        processor: the `MrcfaImageProcessor` of the test preprocessing.
         num_labels: classes of the model; masks are raw VSPW masks (0 = others, k = class k - 1).
         single_frame: predict every frame alone (`model(frame)`, the image baseline) instead of with its official
             test clip through `mrcfa.segment_video`.

@@ -87,7 +87,9 @@ def test_resize_bilinear_values_and_window():
             torch.from_numpy(image).permute(2, 0, 1)[None].float(), (out_h, out_w), mode="bilinear",
             align_corners=False, antialias=False,
         )[0].permute(1, 2, 0).numpy()  # fmt: skip
-        assert np.abs(full.astype(np.float32) - reference).max() <= 0.5 + 1e-3
+        # OpenCV's fixed-point INTER_LINEAR (reproduced bit-exactly: test_processor.py) rounds its 11-bit weights,
+        # so it can be up to ~0.8 from the exact float value rounded (0.625 / 0.731 / 0.771 on these sizes)
+        assert np.abs(full.astype(np.float32) - reference).max() <= 0.8
         window = (3, out_h - 2, 5, out_w - 1)
         np.testing.assert_array_equal(resize_bilinear(image, out_h, out_w, window), full[3 : out_h - 2, 5 : out_w - 1])
     np.testing.assert_array_equal(resize_bilinear(image, 37, 53), image)
@@ -346,15 +348,15 @@ def test_eval_transform_is_the_official_test_preprocessing():
 
 
 def test_eval_transform_uses_the_model_processor_by_default():
-    from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+    from mrcfa.models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
 
     rng = np.random.default_rng(0)
     for height, width in [(480, 854), (60, 100)]:
         frames = [Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)) for _ in range(2)]
         clip = {"frames": frames, "masks": [np.ones((height, width), np.uint8)] * 2}
         auto = VspwEvalTransform()(clip)
-        assert isinstance(VspwEvalTransform().processor, MrcfaVideoProcessor)
-        expected = MrcfaVideoProcessor()(videos=[frames], return_tensors="np")["pixel_values"][0]
+        assert isinstance(VspwEvalTransform().processor, MrcfaImageProcessor)
+        expected = MrcfaImageProcessor()(videos=[frames], return_tensors="np")["pixel_values"][0]
         np.testing.assert_array_equal(auto["pixel_values"], expected)
         assert auto["pixel_values"].shape == (2, 3) + official_test_shape(height, width)
         assert auto["labels"].shape == (2, height, width) and (auto["labels"] == 0).all()

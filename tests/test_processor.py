@@ -1,4 +1,4 @@
-"""MrcfaVideoProcessor: the official test preprocessing (sizes, cv2-exact resizing, normalisation), accepted inputs,
+"""MrcfaImageProcessor: the official test preprocessing (sizes, cv2-exact resizing, normalisation), accepted inputs,
 labels, post-processing, save / load, Auto classes, the image-segmentation pipeline and trust_remote_code.
 
 The golden hashes below were computed with real OpenCV (opencv-python-headless 4.10.0 and 5.0.0 give the same
@@ -25,8 +25,9 @@ from transformers import AutoConfig, AutoImageProcessor, pipeline
 from transformers.modeling_outputs import SemanticSegmenterOutput
 from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
+import mrcfa
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
-from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+from mrcfa.models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
@@ -52,13 +53,13 @@ def sha(array):
 
 @pytest.fixture(scope="module")
 def processor():
-    return MrcfaVideoProcessor()
+    return MrcfaImageProcessor()
 
 
 @pytest.fixture(scope="module")
 def registered():
     """The registrations `mrcfa/__init__.py` performs (idempotent)."""
-    backends = {"pil": MrcfaVideoProcessor, "torchvision": MrcfaVideoProcessor}
+    backends = {"pil": MrcfaImageProcessor, "torchvision": MrcfaImageProcessor}
     AutoConfig.register("mrcfa", MrcfaConfig, exist_ok=True)
     AutoImageProcessor.register(MrcfaConfig, image_processor_classes=backends, exist_ok=True)
     AutoVideoProcessor.register(MrcfaConfig, video_processor_classes=backends, exist_ok=True)
@@ -121,7 +122,7 @@ def test_small_resizes_match_opencv_values():
     down_cv2 = [[74, 173, 144], [142, 165, 156]]  # 4x7 -> 2x3
     for image, scale, expected in ((up, (5, 3), up_cv2), (down, (3, 2), down_cv2)):
         rgb = np.repeat(image[..., None], 3, axis=-1)
-        out = MrcfaVideoProcessor(size=scale, size_divisor=1, do_normalize=False)(images=rgb, return_tensors="pt")
+        out = MrcfaImageProcessor(size=scale, size_divisor=1, do_normalize=False)(images=rgb, return_tensors="pt")
         assert out["pixel_values"].shape == (1, 3, *np.array(expected).shape)
         for channel in range(3):
             assert out["pixel_values"][0, channel].tolist() == expected
@@ -260,7 +261,7 @@ def test_bad_inputs_raise_clear_errors(processor, kwargs, match):
 
 def test_label_reduction_values():
     raw = np.array([0, 1, 2, 124, 254, 255])
-    assert MrcfaVideoProcessor.reduce_label(raw).tolist() == [255, 0, 1, 123, 253, 255]
+    assert MrcfaImageProcessor.reduce_label(raw).tolist() == [255, 0, 1, 123, 253, 255]
 
 
 def test_segmentation_maps_to_labels(processor):
@@ -272,7 +273,7 @@ def test_segmentation_maps_to_labels(processor):
     assert raw.shape == reduced.shape == (1, 480, 800) and raw.dtype == reduced.dtype == torch.int64
     assert set(raw.unique().tolist()) == {0, 1, 124, 255}  # nearest: no new values
     assert set(reduced.unique().tolist()) == {255, 0, 123}
-    assert torch.equal(reduced, torch.from_numpy(MrcfaVideoProcessor.reduce_label(raw.numpy())))
+    assert torch.equal(reduced, torch.from_numpy(MrcfaImageProcessor.reduce_label(raw.numpy())))
     assert raw[0, 10, :200].eq(0).all() and raw[0, 10, 200:400].eq(1).all() and raw[0, 10, 600:].eq(255).all()
     assert reduced[0, 10, :200].eq(255).all() and reduced[0, 10, 200:400].eq(0).all()
 
@@ -355,46 +356,62 @@ def test_preprocess_then_post_process_maps_back_to_original_sizes(processor):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    custom = MrcfaVideoProcessor(size=(640, 360), size_divisor=16, do_reduce_labels=True)
+    custom = MrcfaImageProcessor(size=(640, 360), size_divisor=16, do_reduce_labels=True)
     custom.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["size"] == {"longest_edge": 640, "shortest_edge": 360}
     assert saved["size_divisor"] == 16 and saved["do_reduce_labels"] is True and saved["do_rescale"] is False
     assert saved["image_mean"] == [123.675, 116.28, 103.53] and saved["image_std"] == [58.395, 57.12, 57.375]
-    assert saved["image_processor_type"] == "MrcfaVideoProcessor"
-    assert saved["auto_map"] == {"AutoImageProcessor": "video_processing_mrcfa.MrcfaVideoProcessor"}
-    assert (tmp_path / "video_processing_mrcfa.py").is_file()  # shipped for trust_remote_code
+    assert saved["image_processor_type"] == "MrcfaImageProcessor"
+    assert saved["auto_map"] == {"AutoImageProcessor": "image_processing_mrcfa.MrcfaImageProcessor"}
+    assert (tmp_path / "image_processing_mrcfa.py").is_file()  # shipped for trust_remote_code
+    assert (tmp_path / "image_transforms_mrcfa.py").is_file()  # with the module it imports (resize kernels)
 
-    loaded = MrcfaVideoProcessor.from_pretrained(tmp_path)
+    loaded = MrcfaImageProcessor.from_pretrained(tmp_path)
     assert loaded.to_dict() == custom.to_dict()
     assert loaded.get_output_size(480, 854) == (368, 640)  # 360 x 640 -> multiples of 16
     frame, mask = pattern(480, 854), mask_pattern(480, 854)
     a, b = custom(images=frame, segmentation_maps=mask), loaded(images=frame, segmentation_maps=mask)
     assert np.array_equal(a["pixel_values"], b["pixel_values"]) and np.array_equal(a["labels"], b["labels"])
-    assert MrcfaVideoProcessor.from_pretrained(tmp_path, size_divisor=32).get_output_size(480, 854) == (384, 640)
+    assert MrcfaImageProcessor.from_pretrained(tmp_path, size_divisor=32).get_output_size(480, 854) == (384, 640)
 
 
 def test_auto_classes_find_the_processor(registered, tmp_path):
     MrcfaConfig().save_pretrained(tmp_path)
-    MrcfaVideoProcessor().save_pretrained(tmp_path)
-    assert type(AutoImageProcessor.from_pretrained(tmp_path)) is MrcfaVideoProcessor
-    assert type(AutoVideoProcessor.from_pretrained(tmp_path)) is MrcfaVideoProcessor
-    assert type(AutoVideoProcessor.from_pretrained(tmp_path, backend="pil")) is MrcfaVideoProcessor
+    MrcfaImageProcessor().save_pretrained(tmp_path)
+    assert type(AutoImageProcessor.from_pretrained(tmp_path)) is MrcfaImageProcessor
+    assert type(AutoVideoProcessor.from_pretrained(tmp_path)) is MrcfaImageProcessor
+    assert type(AutoVideoProcessor.from_pretrained(tmp_path, backend="pil")) is MrcfaImageProcessor
     # The model type alone (no image_processor_type in the JSON) is enough too.
     data = json.loads((tmp_path / "preprocessor_config.json").read_text())
     for key in ("image_processor_type", "auto_map"):
         data.pop(key)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(data))
-    assert type(AutoImageProcessor.from_pretrained(tmp_path)) is MrcfaVideoProcessor
+    assert type(AutoImageProcessor.from_pretrained(tmp_path)) is MrcfaImageProcessor
+
+
+def test_former_name_loads_older_configs(registered, tmp_path):
+    # Before the move to transformers' PilBackend the class was video_processing_mrcfa.MrcfaVideoProcessor.
+    assert mrcfa.MrcfaVideoProcessor is MrcfaImageProcessor
+    MrcfaImageProcessor(size=(640, 360), do_reduce_labels=True).save_pretrained(tmp_path)  # no config.json here
+    data = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    data["image_processor_type"] = "MrcfaVideoProcessor"
+    data["auto_map"] = {"AutoImageProcessor": "video_processing_mrcfa.MrcfaVideoProcessor"}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(data))
+    for auto in (AutoImageProcessor, AutoVideoProcessor):
+        loaded = auto.from_pretrained(tmp_path)
+        assert type(loaded) is MrcfaImageProcessor and loaded.do_reduce_labels is True
+        assert loaded.get_output_size(480, 854) == (384, 640)
+    assert MrcfaImageProcessor.from_pretrained(tmp_path).size == MrcfaImageProcessor(size=(640, 360)).size
 
 
 def test_image_segmentation_pipeline_loads_and_uses_the_processor(registered, tmp_path):
     torch.manual_seed(0)
     model = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
     model.save_pretrained(tmp_path)
-    MrcfaVideoProcessor(size=(160, 96)).save_pretrained(tmp_path)  # small scale: a fast test
+    MrcfaImageProcessor(size=(160, 96)).save_pretrained(tmp_path)  # small scale: a fast test
     segmenter = pipeline("image-segmentation", model=str(tmp_path))
-    assert type(segmenter.image_processor) is MrcfaVideoProcessor
+    assert type(segmenter.image_processor) is MrcfaImageProcessor
     image = Image.fromarray(pattern(75, 130))
     annotations = segmenter(image)
     assert annotations and all(a["mask"].size == image.size for a in annotations)
@@ -419,9 +436,9 @@ def test_image_segmentation_pipeline_loads_and_uses_the_processor(registered, tm
 def test_trust_remote_code_without_the_package(tmp_path):
     model_dir = tmp_path / "checkpoint"
     MrcfaConfig().save_pretrained(model_dir)  # AutoVideoProcessor reads the config (auto_map -> configuration file)
-    processor = MrcfaVideoProcessor(do_reduce_labels=True)
+    processor = MrcfaImageProcessor(do_reduce_labels=True)
     processor.save_pretrained(model_dir)
-    assert (model_dir / "video_processing_mrcfa.py").is_file()
+    assert (model_dir / "image_processing_mrcfa.py").is_file() and (model_dir / "image_transforms_mrcfa.py").is_file()
     clip = np.stack([pattern(48, 80), 255 - pattern(48, 80)])
     masks = np.stack([mask_pattern(48, 80)] * 2)
     expected = processor(videos=clip, segmentation_maps=masks, return_tensors="pt")
@@ -441,7 +458,7 @@ def test_trust_remote_code_without_the_package(tmp_path):
     io = torch.load({str(tmp_path / "io.pt")!r}, weights_only=False)
     for auto in (AutoImageProcessor, AutoVideoProcessor):
         processor = auto.from_pretrained({str(model_dir)!r}, trust_remote_code=True)
-        assert type(processor).__name__ == "MrcfaVideoProcessor", type(processor)
+        assert type(processor).__name__ == "MrcfaImageProcessor", type(processor)
         assert "transformers_modules" in type(processor).__module__, type(processor).__module__
         out = processor(videos=io["clip"], segmentation_maps=io["masks"], return_tensors="pt")
         assert torch.equal(out["pixel_values"], io["pixel_values"])

@@ -194,9 +194,9 @@ def test_merged_video_metrics_equal_one_pass():
 
 
 def test_evaluate_videos_streams_official_clips_and_single_frames(tiny_vspw):
+    from mrcfa import segment_video
     from mrcfa.data import load_vspw
-    from mrcfa.inference import segment_video
-    from mrcfa.models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
+    from mrcfa.models.mrcfa.image_processing_mrcfa import MrcfaVideoProcessor
 
     model = tiny_model().eval()
     processor = MrcfaVideoProcessor(size={"longest_edge": 96, "shortest_edge": 64})

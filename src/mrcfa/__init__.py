@@ -11,12 +11,12 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelFor
 # without torchvision, `transformers.AutoVideoProcessor` is a dummy that raises; the module-level class works
 from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
-from .inference import StreamingVideoSegmenter, segment_video
 from .metrics import VideoSegmentationMetrics, evaluate_module_path
 from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor  # same class, former name
 from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
-from .models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
-from .pipelines import VideoSemanticSegmentationPipeline, register_pipeline
+from .models.mrcfa.pipeline_mrcfa import VideoSemanticSegmentationPipeline, register_pipeline
+from .models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
 
 __version__ = "0.1.0"
 
@@ -25,8 +25,12 @@ def _register() -> None:
     AutoConfig.register(MrcfaConfig.model_type, MrcfaConfig, exist_ok=True)
     AutoModel.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
     AutoModelForSemanticSegmentation.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
-    # one processor for every backend: no torchvision needed, no fallback warning when it is installed
-    backends = {"pil": MrcfaVideoProcessor, "torchvision": MrcfaVideoProcessor}
+    # one processor for every backend: no torchvision needed, no fallback warning when it is installed. Configs saved
+    # before the rename say "image_processor_type": "MrcfaVideoProcessor", a name the Auto classes look up by the
+    # `__name__` of the registered classes: a subclass of that name, under a key no backend request picks first, lets
+    # them resolve it to MrcfaImageProcessor.
+    legacy_name = type("MrcfaVideoProcessor", (MrcfaImageProcessor,), {"__module__": __name__})
+    backends = {"pil": MrcfaImageProcessor, "torchvision": MrcfaImageProcessor, "former_name": legacy_name}
     AutoImageProcessor.register(MrcfaConfig, image_processor_classes=backends, exist_ok=True)
     AutoVideoProcessor.register(MrcfaConfig, video_processor_classes=backends, exist_ok=True)
     register_pipeline()
@@ -40,6 +44,7 @@ __all__ = [
     "MrcfaConfig",
     "MrcfaForVideoSemanticSegmentation",
     "MrcfaVideoSemanticSegmenterOutput",
+    "MrcfaImageProcessor",
     "MrcfaVideoProcessor",
     "StreamingVideoSegmenter",
     "VideoSemanticSegmentationPipeline",

@@ -3,11 +3,12 @@
 
 from .models.mrcfa.configuration_mrcfa import VSPW_CLASSES
 
+# Official normalisation (RGB, 0-255 scale) and the ignored label value: defined once, next to the processor that
+# ships with checkpoints, and re-exported here.
+from .models.mrcfa.image_transforms_mrcfa import IGNORE_INDEX, IMAGE_MEAN, IMAGE_STD
+
 #: Number of VSPW classes after label reduction (raw mask 0 = "others" is ignored).
 VSPW_NUM_CLASSES = len(VSPW_CLASSES)
-
-#: Label value ignored by the loss and the metrics.
-IGNORE_INDEX = 255
 
 #: The official VSPW colour palette (RGB per class id 0..123).
 VSPW_PALETTE = (
@@ -34,10 +35,6 @@ VSPW_PALETTE = (
     (255, 204, 0), (255, 0, 143), (0, 255, 235), (133, 255, 0),
 )  # fmt: skip
 
-#: Official normalisation (RGB, 0-255 scale).
-IMAGE_MEAN = (123.675, 116.28, 103.53)
-IMAGE_STD = (58.395, 57.12, 57.375)
-
 #: Official resize scale (long side, short side) for VSPW 480p, train and test.
 IMAGE_SCALE = (853, 480)
 
@@ -46,5 +43,16 @@ CROP_SIZE = (480, 480)
 
 #: Official reference offsets of the 4-frame clip (train and test), relative to the target frame.
 REFERENCE_OFFSETS = (-9, -6, -3)
+
+__all__ = [
+    "CROP_SIZE",
+    "IGNORE_INDEX",
+    "IMAGE_MEAN",
+    "IMAGE_SCALE",
+    "IMAGE_STD",
+    "REFERENCE_OFFSETS",
+    "VSPW_NUM_CLASSES",
+    "VSPW_PALETTE",
+]
 
 assert len(VSPW_PALETTE) == VSPW_NUM_CLASSES

@@ -1,5 +1,5 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""Clip transforms of the official MRCFA VSPW pipeline (SPEC §7), in plain numpy / PIL.
+"""Clip transforms of the official MRCFA VSPW pipeline (docs/design.md, "Preprocessing").
 
 Train (:class:`VspwTrainTransform`), for a clip of T frames (target last):
 
@@ -13,28 +13,35 @@ Train (:class:`VspwTrainTransform`), for a clip of T frames (target last):
 4. one horizontal flip decision (p = 0.5) for the whole clip, images and labels together;
 5. photometric distortion drawn **independently per frame** (brightness, contrast before or after the HSV steps,
    saturation, hue; each with p = 0.5; no channel swap);
-6. normalisation (RGB mean / std of ``mrcfa.constants``), then padding at the bottom / right to the crop size with 0
+6. normalisation (RGB mean / std, mmcv's rounding), then padding at the bottom / right to the crop size with 0
    for images (after normalisation, as mmseg ``Pad`` does) and 255 for labels.
 
-Eval (:class:`VspwEvalTransform`) is the official test preprocessing: keep-ratio rescale to (853, 480), then a second
-resize of each side up to the next multiple of 32 (:func:`test_resize_shape`), normalisation. Labels stay at the
-original frame size (metrics are computed there, after resizing the logits back).
+Eval (:class:`VspwEvalTransform`) is the model's processor (``MrcfaImageProcessor``): keep-ratio rescale to
+(853, 480), then a second resize of each side up to the next multiple of 32 (:func:`test_resize_shape`),
+normalisation. Labels stay at the original frame size (metrics are computed there, after resizing the logits back).
 
-Resizing reproduces OpenCV's ``INTER_LINEAR`` / ``INTER_NEAREST`` sampling (what mmcv uses): half-pixel centres,
-no antialiasing, rounding to uint8 after every resize. Images are RGB ``uint8`` arrays ``[H, W, 3]`` or PIL images;
-masks are raw VSPW masks (``uint8 [H, W]`` or mode ``L`` / ``P`` PIL images, values are class ids, not colours).
+One implementation of each operation the processor also performs, in ``mrcfa/models/mrcfa/image_transforms_mrcfa.py``
+(the folder that ships with checkpoints), used here: the keep-ratio size, the cv2-exact ``INTER_LINEAR`` kernel for
+images (computing only the crop window), the nearest kernel for labels, mmcv's normalisation with the official
+mean / std, and the label reduction. Train label maps keep the index rule of this module (``floor(i * (src / dst))``,
+``cv2_scale=False``): OpenCV computes the scale as ``1 / (dst / src)``, which floors one index lower on about 8 % of
+the (side, resized side) pairs of VSPW training scales; kept so that train labels and crop windows do not change.
+Images are RGB ``uint8`` arrays ``[H, W, 3]`` or PIL images; masks are raw VSPW masks (``uint8 [H, W]`` or mode ``L`` /
+``P`` PIL images, values are class ids, not colours).
 """
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..constants import CROP_SIZE, IGNORE_INDEX, IMAGE_MEAN, IMAGE_SCALE, IMAGE_STD
+from ..models.mrcfa import image_transforms_mrcfa as kernels
+from ..models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
 
 __all__ = [
     "VspwEvalTransform",
@@ -62,13 +69,9 @@ def rescale_shape(height: int, width: int, scale: Sequence[int] = IMAGE_SCALE) -
     """Output ``(height, width)`` of a keep-ratio resize to `scale` (mmcv ``imrescale`` semantics).
 
     `scale` is ``(long, short)`` in either order: the image is scaled by ``min(long / max(h, w), short / min(h, w))``
-    and each side becomes ``int(side * factor + 0.5)``.
+    and each side becomes ``int(side * factor + 0.5)`` (``image_transforms_mrcfa.keep_ratio_size``).
     """
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got {height}x{width}.")
-    long_edge, short_edge = max(scale), min(scale)
-    factor = min(long_edge / max(height, width), short_edge / min(height, width))
-    return int(height * factor + 0.5), int(width * factor + 0.5)
+    return kernels.keep_ratio_size(height, width, max(scale), min(scale))
 
 
 def test_resize_shape(
@@ -77,97 +80,45 @@ def test_resize_shape(
     """Input ``(height, width)`` of the official test pipeline for a frame of ``height x width``.
 
     Keep-ratio rescale to `scale` (:func:`rescale_shape`), then each side is rounded **up** to a multiple of
-    `size_divisor`. The official ``AlignedResize_clips._align`` uses ``ceil(side / 32) * 32`` (SPEC §7 says "nearest";
-    the official code rounds up, and that is what we follow). A 480x853 VSPW frame gives 480x864.
+    `size_divisor`, as the official ``AlignedResize_clips._align`` (``ceil(side / 32) * 32``; docs/design.md,
+    "Official behaviours we reproduce on purpose"). A 480x853 VSPW frame gives 480x864.
     """
-    new_h, new_w = rescale_shape(height, width, scale)
-    return (
-        int(math.ceil(new_h / size_divisor)) * size_divisor,
-        int(math.ceil(new_w / size_divisor)) * size_divisor,
-    )
+    return kernels.keep_ratio_size(height, width, max(scale), min(scale), size_divisor)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Resampling (OpenCV-compatible sampling positions)
 # ----------------------------------------------------------------------------------------------------------------------
-def _linear_taps(src: int, dst: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source taps (i0, i1) and weight of i1 for output positions ``start..stop-1`` of a src -> dst linear resize."""
-    pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * (src / dst) - 0.5
-    i0 = np.floor(pos)
-    frac = pos - i0
-    i0 = i0.astype(np.int64)
-    below = i0 < 0
-    i0[below], frac[below] = 0, 0.0
-    above = i0 >= src - 1
-    i0[above], frac[above] = src - 1, 0.0
-    i1 = np.minimum(i0 + 1, src - 1)
-    return i0, i1, frac.astype(np.float32)
-
-
-def _nearest_taps(src: int, dst: int, start: int, stop: int) -> np.ndarray:
-    """Source index of output positions ``start..stop-1`` of a src -> dst nearest resize (OpenCV INTER_NEAREST)."""
-    return np.minimum(np.floor(np.arange(start, stop, dtype=np.float64) * (src / dst)).astype(np.int64), src - 1)
-
-
-def _window(out_h: int, out_w: int, window: Sequence[int] | None) -> tuple[int, int, int, int]:
-    if window is None:
-        return 0, out_h, 0, out_w
-    y0, y1, x0, x1 = (int(v) for v in window)
-    if not (0 <= y0 < y1 <= out_h and 0 <= x0 < x1 <= out_w):
-        raise ValueError(f"window {tuple(window)} is outside the {out_h}x{out_w} output.")
-    return y0, y1, x0, x1
-
-
 def resize_bilinear(image: np.ndarray, out_h: int, out_w: int, window: Sequence[int] | None = None) -> np.ndarray:
-    """Bilinear resize of ``image`` (``uint8 [H, W]`` or ``[H, W, C]``) to ``out_h x out_w``, rounded to uint8.
+    """cv2 ``INTER_LINEAR`` resize of a uint8 ``[H, W]`` / ``[H, W, C]`` array to ``out_h x out_w``, bit-exact.
 
-    With ``window = (y0, y1, x0, x1)`` only that part of the resized image is computed (``[y1 - y0, x1 - x0, C]``),
-    identical to resizing the whole image and cropping, at a fraction of the cost. Sampling matches OpenCV's
-    ``INTER_LINEAR`` (half-pixel centres, border clamping, no antialiasing) up to +-1 from its fixed-point rounding.
+    The processor's kernel (``image_transforms_mrcfa.resize_bilinear``) on channels-last numpy arrays. With
+    ``window = (y0, y1, x0, x1)`` only that part of the resized image is computed (``[y1 - y0, x1 - x0, C]``),
+    identical to resizing the whole image and cropping, at a fraction of the cost.
     """
-    src_h, src_w = image.shape[:2]
-    y0, y1, x0, x1 = _window(out_h, out_w, window)
-    if (src_h, src_w) == (out_h, out_w):
-        return np.ascontiguousarray(image[y0:y1, x0:x1])
-    r0, r1, wy = _linear_taps(src_h, out_h, y0, y1)
-    c0, c1, wx = _linear_taps(src_w, out_w, x0, x1)
-    extra = (1,) * (image.ndim - 2)
-    wy = wy.reshape((-1, 1) + extra)
-    wx = wx.reshape((1, -1) + extra)
-    top = image[r0].astype(np.float32)
-    rows = top + (image[r1].astype(np.float32) - top) * wy
-    left = rows[:, c0]
-    out = left + (rows[:, c1] - left) * wx
-    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+    frames = torch.from_numpy(np.require(image, requirements="CW"))
+    frames = frames.permute(2, 0, 1) if image.ndim == 3 else frames
+    out = kernels.resize_bilinear(frames, out_h, out_w, window)
+    return np.ascontiguousarray((out.permute(1, 2, 0) if image.ndim == 3 else out).numpy())
 
 
 def resize_nearest(mask: np.ndarray, out_h: int, out_w: int, window: Sequence[int] | None = None) -> np.ndarray:
-    """Nearest-neighbour resize of a label map ``[H, W]`` to ``out_h x out_w`` (OpenCV ``INTER_NEAREST`` sampling).
+    """Nearest-neighbour resize of a label map ``[H, W]`` to ``out_h x out_w``: source index ``floor(i * src / dst)``.
 
-    `window` as in :func:`resize_bilinear`. The dtype is kept.
+    The processor's kernel (``image_transforms_mrcfa.resize_nearest``) with the index rule the train transform has
+    always used (``cv2_scale=False``, see the module docstring). `window` as in :func:`resize_bilinear`; the dtype is
+    kept.
     """
-    src_h, src_w = mask.shape[:2]
-    y0, y1, x0, x1 = _window(out_h, out_w, window)
-    if (src_h, src_w) == (out_h, out_w):
-        return np.ascontiguousarray(mask[y0:y1, x0:x1])
-    rows = _nearest_taps(src_h, out_h, y0, y1)
-    cols = _nearest_taps(src_w, out_w, x0, x1)
-    return mask[rows[:, None], cols[None, :]]
+    return np.ascontiguousarray(kernels.resize_nearest(mask, out_h, out_w, window, cv2_scale=False))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Labels, crop, pad, normalise
 # ----------------------------------------------------------------------------------------------------------------------
 def reduce_labels(mask: Any) -> np.ndarray:
-    """Raw VSPW mask -> training labels ``uint8 [H, W]``: 0 ("others") -> 255, k -> k - 1, 255 stays 255.
-
-    Same result as mmseg's ``reduce_zero_label`` uint8 arithmetic (0 - 1 wraps to 255, 255 - 1 = 254 is set back
-    to 255).
-    """
-    raw = _as_mask_array(mask)
-    out = raw - np.uint8(1)  # uint8 wrap-around: 0 -> 255
-    out[raw == IGNORE_INDEX] = IGNORE_INDEX
-    return out
+    """Raw VSPW mask (array or PIL image) -> training labels ``uint8 [H, W]``: 0 ("others") -> 255, k -> k - 1,
+    255 stays 255 (``image_transforms_mrcfa.reduce_labels``, mmseg's ``reduce_zero_label``)."""
+    return kernels.reduce_labels(_as_mask_array(mask), IGNORE_INDEX)
 
 
 def choose_crop_window(
@@ -221,11 +172,12 @@ def pad_array(array: np.ndarray, size: Sequence[int], value: float) -> np.ndarra
 def normalize_image(
     image: np.ndarray, mean: Sequence[float] = IMAGE_MEAN, std: Sequence[float] = IMAGE_STD
 ) -> np.ndarray:
-    """``uint8 [H, W, 3]`` RGB -> ``float32 [3, H, W]`` ``(x - mean) / std`` (0-255 scale statistics)."""
-    mean_arr = np.asarray(mean, dtype=np.float32)
-    inv_std = 1.0 / np.asarray(std, dtype=np.float32)
-    out = (image.astype(np.float32) - mean_arr) * inv_std
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    """``uint8 [H, W, 3]`` RGB -> ``float32 [3, H, W]`` ``(x - mean) / std`` (0-255 scale statistics).
+
+    The processor's normalisation (``image_transforms_mrcfa.normalize``), rounded as ``mmcv.imnormalize``.
+    """
+    frames = torch.from_numpy(np.require(image, requirements="CW")).permute(2, 0, 1)
+    return np.ascontiguousarray(kernels.normalize(frames, mean, std).numpy())
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -463,31 +415,16 @@ class VspwTrainTransform:
         return {"pixel_values": np.stack(pixel_values), "labels": np.stack(label_out)}
 
 
-def _model_processor(scale: Sequence[int], size_divisor: int, mean: Sequence[float], std: Sequence[float]):
-    """The package's ``MrcfaVideoProcessor`` configured like this transform, or None if it is not available."""
-    try:
-        from ..models.mrcfa.video_processing_mrcfa import MrcfaVideoProcessor
-    except ImportError:
-        return None
-    return MrcfaVideoProcessor(
-        size={"longest_edge": max(scale), "shortest_edge": min(scale)},
-        size_divisor=size_divisor,
-        image_mean=list(mean),
-        image_std=list(std),
-    )
-
-
 class VspwEvalTransform:
-    """Official test preprocessing of a clip: resize to :func:`test_resize_shape`, normalise; labels unchanged in size.
+    """Official test preprocessing of a clip: the model's processor; labels reduced but unchanged in size.
 
     Returns ``{"pixel_values": float32 [T, 3, H', W'], "labels": int64 [T, H, W] (reduced, only when the clip has
     masks), "original_size": (H, W)}`` where ``H' x W' = test_resize_shape(H, W, scale, size_divisor)``.
 
-    ``processor="auto"`` (default) computes ``pixel_values`` with the model's processor
-    (``mrcfa.models.mrcfa.video_processing_mrcfa.MrcfaVideoProcessor``, cv2-exact fixed-point resizing) when the package has it, so
-    evaluation sees exactly what inference sees; pass a processor instance to use that one, or ``None`` for the plain
-    numpy path of this module (same sizes and sampling; up to 2 grey levels from cv2's fixed-point rounding). Both do
-    the two official resizes (keep-ratio rescale, then to the aligned size) with uint8 rounding after each.
+    ``pixel_values`` are computed by `processor`, by default an ``MrcfaImageProcessor`` configured with `scale`,
+    `size_divisor`, `mean` and `std` (the official values by default), so that evaluation sees exactly what inference
+    sees (``None`` and ``"auto"`` both mean this default); pass a processor instance (e.g. a checkpoint's) to use that
+    one instead.
     """
 
     def __init__(
@@ -496,41 +433,37 @@ class VspwEvalTransform:
         size_divisor: int = TEST_SIZE_DIVISOR,
         mean: Sequence[float] = IMAGE_MEAN,
         std: Sequence[float] = IMAGE_STD,
-        processor: Any = "auto",
+        processor: MrcfaImageProcessor | str | None = None,
     ):
         self.scale = (int(scale[0]), int(scale[1]))
         self.size_divisor = int(size_divisor)
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
-        if isinstance(processor, str):
-            if processor != "auto":
-                raise ValueError(f"processor must be 'auto', None or a processor instance, got {processor!r}.")
-            processor = _model_processor(self.scale, self.size_divisor, self.mean, self.std)
+        if processor is None or processor == "auto":  # "auto": the former name of the default
+            processor = MrcfaImageProcessor(
+                size={"longest_edge": max(self.scale), "shortest_edge": min(self.scale)},
+                size_divisor=self.size_divisor,
+                image_mean=list(self.mean),
+                image_std=list(self.std),
+            )
+        elif not callable(processor):
+            raise ValueError(f"processor must be an MrcfaImageProcessor, None or 'auto', got {processor!r}.")
         self.processor = processor
 
     def __repr__(self) -> str:
-        backend = "numpy" if self.processor is None else type(self.processor).__name__
-        return f"{type(self).__name__}(scale={self.scale}, size_divisor={self.size_divisor}, backend={backend})"
-
-    def resize(self, frame: np.ndarray) -> np.ndarray:
-        """``uint8 [H, W, 3]`` -> ``uint8 [H', W', 3]`` (official two-step test resize)."""
-        height, width = frame.shape[:2]
-        new_h, new_w = rescale_shape(height, width, self.scale)
-        out = resize_bilinear(frame, new_h, new_w)
-        align_h, align_w = test_resize_shape(height, width, self.scale, self.size_divisor)
-        return resize_bilinear(out, align_h, align_w)
+        return (
+            f"{type(self).__name__}(scale={self.scale}, size_divisor={self.size_divisor}, "
+            f"processor={type(self.processor).__name__})"
+        )
 
     def __call__(self, example: Mapping[str, Any]) -> dict[str, Any]:
         frames, masks = _clip_arrays(example)
-        if self.processor is not None:
-            clip = np.stack(frames)  # [T, H, W, 3] uint8 (writable, channels-last)
-            pixel_values = self.processor(videos=[clip], return_tensors="np", input_data_format="channels_last")[
-                "pixel_values"
-            ][0]
-            pixel_values = np.ascontiguousarray(pixel_values, dtype=np.float32)
-        else:
-            pixel_values = np.stack([normalize_image(self.resize(f), self.mean, self.std) for f in frames])
-        out: dict[str, Any] = {"pixel_values": pixel_values, "original_size": tuple(frames[0].shape[:2])}
+        clip = np.stack(frames)  # [T, H, W, 3] uint8
+        pixel_values = self.processor(videos=[clip], return_tensors="np", input_data_format="channels_last")
+        out: dict[str, Any] = {
+            "pixel_values": np.ascontiguousarray(pixel_values["pixel_values"][0], dtype=np.float32),
+            "original_size": tuple(frames[0].shape[:2]),
+        }
         if masks is not None:
             out["labels"] = np.stack([reduce_labels(m).astype(np.int64) for m in masks])
         return out

@@ -1,0 +1,552 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""Processor of MRCFA images and clips: the official VSPW test preprocessing, on transformers' torchvision-free base.
+
+Ships inside every saved checkpoint (``trust_remote_code``) with ``image_transforms_mrcfa.py``, the resize kernels,
+normalisation and label reduction it shares with the package's data transforms; both import only numpy, PIL, torch,
+transformers and huggingface_hub, never the rest of ``mrcfa``.
+
+The official test pipeline (mmseg ``AlignedResize_clips(keep_ratio=True, size_divisor=32)`` under
+``MultiScaleFlipAug(img_scale=(853, 480))``, then ``Normalize_clips``), bit-exact for uint8 frames (docs/design.md,
+"Preprocessing" and "Official behaviours we reproduce on purpose"):
+
+1. keep-ratio rescale (``mmcv.imrescale``, ``new_side = int(side * factor + 0.5)``): 480x854 becomes 479x853;
+2. a **second** resize to the next multiples of 32, rounding **up** (``np.ceil``: 427 -> 448, not 416). Both resizes
+   are ``cv2.resize(INTER_LINEAR)`` on uint8 images, so the image is quantised to uint8 after each;
+3. ``mmcv.imnormalize`` with mean (123.675, 116.28, 103.53) and std (58.395, 57.12, 57.375), RGB, float32.
+
+Float frames (any other dtype, 0-255 scale) are resized with ``F.interpolate`` bilinear, without the two uint8
+roundings (at most 1.5 grey levels from the uint8 result). No code path depends on torchvision.
+"""
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from huggingface_hub.dataclasses import validate_typed_dict
+from huggingface_hub.errors import StrictDataclassError
+from transformers.image_processing_backends import PilBackend
+from transformers.image_processing_utils import BatchFeature
+from transformers.image_utils import (
+    ChannelDimension,
+    SizeDict,
+    infer_channel_dimension_format,
+    is_pil_image,
+    is_valid_image,
+    make_flat_list_of_images,
+    make_nested_list_of_images,
+    to_numpy_array,
+    validate_preprocess_arguments,
+)
+from transformers.processing_utils import ImagesKwargs, Unpack
+from transformers.utils.generic import to_py_obj
+from transformers.video_utils import make_batched_videos
+
+from .image_transforms_mrcfa import (
+    IMAGE_MEAN,
+    IMAGE_STD,
+    keep_ratio_size,
+    normalize,
+    reduce_labels,
+    resize_bilinear,
+    resize_nearest,
+)
+
+
+class MrcfaImageProcessorKwargs(ImagesKwargs, total=False):
+    r"""
+    size_divisor (`int`, *optional*, defaults to `self.size_divisor`):
+        After the keep-ratio resize, each side is resized again to the next multiple of `size_divisor` (rounding
+        up, as the official `AlignedResize`). `None` or `1` skips this step.
+    do_reduce_labels (`bool`, *optional*, defaults to `self.do_reduce_labels`):
+        Reduce raw VSPW label values: 0 ("others") becomes 255 (ignored), every other `k` becomes `k - 1`, 255 stays.
+    """
+
+    size_divisor: int | None
+    do_reduce_labels: bool | None
+
+
+def _describe(value: Any) -> str:
+    if is_pil_image(value):
+        return f"PIL image {value.size[0]}x{value.size[1]} mode {value.mode}"
+    return f"{type(value).__name__} of shape {tuple(value.shape)}" if is_valid_image(value) else type(value).__name__
+
+
+def _is_array(value: Any, *ndims: int) -> bool:
+    """A numpy array / tensor (not a PIL image) with one of `ndims` dimensions (any when none is given)."""
+    return is_valid_image(value) and not is_pil_image(value) and (not ndims or value.ndim in ndims)
+
+
+class MrcfaImageProcessor(PilBackend):
+    r"""Processor of MRCFA clips and images: the official VSPW test preprocessing, without torchvision.
+
+    `images=` (one image or a list) gives `pixel_values` `[B, 3, H', W']`, `videos=` (one clip or a list of clips)
+    `[B, T, 3, H', W']`. Each frame is resized keeping its aspect ratio to the scale `(size["longest_edge"],
+    size["shortest_edge"])` (official `(853, 480)`), then each side to the next multiple of `size_divisor` (32), both
+    cv2 `INTER_LINEAR` (bit-exact for uint8), and normalised with the official mean / std on the 0-255 scale: 480x854
+    gives 480x864 (via 479x853), 720x1280 gives 480x864, 500x1000 gives 448x864 (via 427x853: rounded up).
+
+    Built on transformers' `PilBackend`: inputs go through `make_flat_list_of_images` (images), `make_batched_videos`
+    (clips), `infer_channel_dimension_format` and `process_image`, in channels-first numpy; resizing uses the cv2-exact
+    kernels of `image_transforms_mrcfa` instead of PIL's antialiasing filters. Frames: PIL images (any mode, converted
+    with `convert("RGB")` when `do_convert_rgb`), arrays / tensors `[H, W, 3]` or `[3, H, W]` on the 0-255 scale
+    (uint8, or any real dtype taken as float); 1- or 4-channel and 2-D arrays are rejected (convert them to RGB). A
+    clip is a list of frames or a `[T, H, W, 3]` / `[T, 3, H, W]` array; a batch is a list of clips or a 5-D array.
+    Ambiguous channel axes are read as channels-last for numpy, channels-first for torch (`input_data_format` forces
+    it). The frames of a clip share one size; the clips of a batch share the number of frames and processed size.
+
+    `segmentation_maps` follow the structure of the inputs (per frame a PIL image of mode L, P or I or a 2-D array;
+    `[B, H, W]` for images, `[T, H, W]` per clip, `[B, T, H, W]`), have the size of their frame, and give int64
+    `labels` `[B, H', W']` / `[B, T, H', W']` (cv2 `INTER_NEAREST` over both resizes, after the label reduction when
+    `do_reduce_labels`). `original_sizes` `[B, 2]` come with the outputs for `post_process_semantic_segmentation`.
+
+    Auto classes: a saved processor names `AutoImageProcessor` in its `auto_map`. `import mrcfa` also registers it
+    with `AutoVideoProcessor` (so either loads a checkpoint), but it does not meet transformers' contract of a video
+    processor, and is not registered for that auto class: video processors subclass `BaseVideoProcessor` (built on
+    the torchvision backend, which this processor must not need), take `videos` as first argument, return
+    `pixel_values_videos` and save `video_preprocessor_config.json` with a `video_processor_type`; this one returns
+    the model's input `pixel_values` for images and clips and saves `preprocessor_config.json`.
+    `MrcfaVideoProcessor` is its former name, an alias of the same class.
+
+    Args:
+        do_resize (`bool`, *optional*, defaults to `True`):
+            Resize the frames (keep-ratio resize to `size`, then to multiples of `size_divisor`).
+        size (`dict[str, int]`, *optional*, defaults to `{"longest_edge": 853, "shortest_edge": 480}`):
+            The mmcv keep-ratio scale: factor `min(longest_edge / long side, shortest_edge / short side)`. A 2-tuple
+            (mmcv's `img_scale`, any order) is accepted too.
+        size_divisor (`int`, *optional*, defaults to 32):
+            Each resized side is then resized up to the next multiple of `size_divisor`.
+        do_rescale (`bool`, *optional*, defaults to `False`):
+            Multiply by `rescale_factor` before normalising (off: the official mean / std are on the 0-255 scale).
+        rescale_factor (`float`, *optional*, defaults to `1 / 255`):
+            Factor used when `do_rescale`.
+        do_normalize (`bool`, *optional*, defaults to `True`):
+            Apply `(x - image_mean) / image_std` per RGB channel.
+        image_mean (`list[float]`, *optional*, defaults to `(123.675, 116.28, 103.53)`):
+            RGB mean, official value.
+        image_std (`list[float]`, *optional*, defaults to `(58.395, 57.12, 57.375)`):
+            RGB standard deviation, official value.
+        do_reduce_labels (`bool`, *optional*, defaults to `False`):
+            VSPW's label reduction of `segmentation_maps` (0 -> 255, k -> k - 1, 255 stays); set it for raw VSPW masks.
+        do_convert_rgb (`bool`, *optional*, defaults to `True`):
+            Convert PIL images of another mode (L, RGBA, P, ...) to RGB; when `False` they raise a `ValueError`.
+    """
+
+    valid_kwargs = MrcfaImageProcessorKwargs
+    model_input_names = ["pixel_values"]
+
+    do_resize = True
+    size = {"longest_edge": 853, "shortest_edge": 480}
+    size_divisor = 32
+    do_rescale = False
+    rescale_factor = 1 / 255
+    do_normalize = True
+    image_mean = IMAGE_MEAN
+    image_std = IMAGE_STD
+    do_reduce_labels = False
+    do_convert_rgb = True
+
+    def __init__(self, **kwargs: Unpack[MrcfaImageProcessorKwargs]):
+        super().__init__(**kwargs)
+
+    def _standardize_kwargs(self, size=None, **kwargs) -> dict:
+        if isinstance(size, (list, tuple)):
+            if len(size) != 2:
+                raise ValueError(f"size as a tuple must be the mmcv scale (long, short), got {size}.")
+            size = {"longest_edge": max(size), "shortest_edge": min(size)}
+        return super()._standardize_kwargs(size=size, **kwargs)
+
+    def _validate_preprocess_kwargs(self, do_resize=None, size=None, data_format=None, return_tensors=None, **kwargs):
+        keys = ("do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+        validate_preprocess_arguments(**{key: kwargs.get(key) for key in keys})
+        if do_resize:
+            self._scale(size)
+        if data_format is not None and ChannelDimension(data_format) != ChannelDimension.FIRST:
+            raise ValueError(f"{type(self).__name__} only returns channels-first pixel_values.")
+        if getattr(return_tensors, "value", return_tensors) not in (None, "np", "pt"):
+            raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {return_tensors!r}.")
+
+    @staticmethod
+    def _scale(size: dict[str, int] | SizeDict) -> tuple[int, int]:
+        longest, shortest = size.get("longest_edge"), size.get("shortest_edge")
+        if longest is None or shortest is None:
+            raise ValueError(
+                "MrcfaImageProcessor resizes keeping the aspect ratio and needs size={'longest_edge': L, "
+                f"'shortest_edge': S}} (official 853 and 480), got {dict(size)}."
+            )
+        return longest, shortest
+
+    def get_output_size(self, height: int, width: int, size=None, size_divisor: int | None = None) -> tuple[int, int]:
+        """The processed size `(H', W')` of a `height` x `width` frame (keep-ratio resize, then round up)."""
+        size_divisor = self.size_divisor if size_divisor is None else size_divisor
+        return keep_ratio_size(height, width, *self._scale(self.size if size is None else size), size_divisor)
+
+    # ------------------------------------------------------------------------------------------------ operations
+
+    def resize(self, image: torch.Tensor, size: SizeDict, size_divisor: int | None = None, **kwargs) -> torch.Tensor:
+        """The official two resizes (keep-ratio, then to multiples of `size_divisor`) of `[..., 3, H, W]` frames."""
+        height, width = image.shape[-2:]
+        for step_divisor in (None, size_divisor):
+            image = resize_bilinear(image, *keep_ratio_size(height, width, *self._scale(size), step_divisor))
+        return image
+
+    def rescale(self, image: torch.Tensor, scale: float, **kwargs) -> torch.Tensor:
+        return image.to(torch.float32) * float(scale)
+
+    def normalize(self, image: torch.Tensor, mean, std, **kwargs) -> torch.Tensor:
+        """`(image - mean) / std` per channel of `[..., C, H, W]`, float32, rounded as `mmcv.imnormalize`."""
+        return normalize(image, mean, std)
+
+    reduce_label = staticmethod(reduce_labels)
+
+    # ------------------------------------------------------------------------------------------------ inputs
+
+    @staticmethod
+    def _rgb_pil(image, do_convert_rgb: bool | None):
+        if image.mode != "RGB" and not do_convert_rgb:
+            raise ValueError(f"Expected an RGB PIL image, got mode {image.mode} (set do_convert_rgb=True).")
+        return image if image.mode == "RGB" else image.convert("RGB")
+
+    def process_image(self, image: Any, do_convert_rgb: bool | None = None, input_data_format=None, **kwargs):
+        """One frame -> channels-first `[3, H, W]` numpy array, uint8 or float32 (the working format)."""
+        if is_pil_image(image):
+            image, input_data_format = np.array(self._rgb_pil(image, do_convert_rgb)), ChannelDimension.LAST
+        elif not is_valid_image(image):
+            raise ValueError(f"A frame must be a PIL image, a numpy array or a torch tensor, got {_describe(image)}.")
+        from_torch = isinstance(image, torch.Tensor)
+        array = to_numpy_array(image.float() if from_torch and image.dtype == torch.bfloat16 else image)
+        if array.ndim != 3:
+            raise ValueError(
+                f"A frame must be [H, W, 3] or [3, H, W], got {_describe(image)}. Grayscale 2-D arrays are not "
+                "accepted: convert them to RGB first."
+            )
+        if input_data_format is None and array.shape[0] == array.shape[-1] == 3:  # ambiguous: numpy is channels-last
+            input_data_format = ChannelDimension.FIRST if from_torch else ChannelDimension.LAST
+        try:
+            first = (
+                ChannelDimension(input_data_format or infer_channel_dimension_format(array, num_channels=3))
+                == ChannelDimension.FIRST
+            )
+            if array.shape[0 if first else -1] != 3:
+                raise ValueError(f"no 3 channels in the {'first' if first else 'last'} axis")
+        except ValueError as error:
+            raise ValueError(
+                f"Expected RGB frames with 3 channels ([H, W, 3] or [3, H, W] per frame), got shape {array.shape} "
+                f"({error}). Convert grayscale (1 channel) or RGBA (4 channel) arrays to RGB first, e.g. with PIL's "
+                "`.convert('RGB')`."
+            ) from None
+        array = array if first else np.moveaxis(array, -1, 0)
+        if array.dtype == np.bool_ or np.iscomplexobj(array):
+            raise ValueError(f"Frames must hold real pixel values on the 0-255 scale, got dtype {array.dtype}.")
+        return array if array.dtype == np.uint8 else array.astype(np.float32)
+
+    def _prepare_images_structure(self, images: Any, expected_ndims: int = 3) -> list[Any]:
+        """`images=` -> a flat list of images (transformers' `make_flat_list_of_images`), or a clear error."""
+        if _is_array(images, 2):
+            raise ValueError(
+                f"Grayscale 2-D arrays are not accepted as images, got {_describe(images)}: convert them "
+                "to RGB ([H, W, 3]) first."
+            )
+        if _is_array(images) and images.ndim not in (3, 4):
+            raise ValueError(
+                "images must be one image ([H, W, 3] / [3, H, W]), a batch array [B, ...] or a list of images, got "
+                f"{_describe(images)}. Use videos= for clips."
+            )
+        if isinstance(images, (list, tuple)):
+            if len(images) == 0:
+                raise ValueError("Got an empty list of images.")
+            for image in images:
+                if not (is_pil_image(image) or isinstance(image, str) or _is_array(image, 3)):
+                    raise ValueError(
+                        f"Each image must be a PIL image or a 3-D array, got {_describe(image)}. "
+                        "Use videos= for clips."
+                    )
+        try:
+            return super()._prepare_images_structure(images, expected_ndims=expected_ndims)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"images must be a PIL image, an array or a list of them, got {_describe(images)}."
+            ) from error
+
+    def _prepare_videos(self, videos: Any, do_convert_rgb: bool | None, input_data_format) -> list[np.ndarray]:
+        """`videos=` -> a list of `[T, 3, H, W]` arrays (transformers' `make_batched_videos`), or a clear error."""
+        if not (isinstance(videos, (list, tuple)) or _is_array(videos, 4, 5)):
+            raise ValueError(
+                "videos must be a clip ([T, H, W, 3] / [T, 3, H, W] or a list of frames) or a batch of clips, got "
+                f"{_describe(videos)}. Use images= for single images."
+            )
+        if len(videos) == 0:
+            raise ValueError("Got an empty clip / batch of clips.")
+        if isinstance(videos, (list, tuple)):
+            if len({isinstance(value, (list, tuple)) or _is_array(value, 4) for value in videos}) > 1:
+                raise ValueError(
+                    "videos mixes clips and single frames: pass one clip (list of frames) or a list of clips."
+                )
+            if any(isinstance(value, (list, tuple)) and len(value) == 0 for value in videos):
+                raise ValueError("Got an empty clip (0 frames).")
+
+        def as_arrays(value: Any) -> Any:  # make_batched_videos stacks listed frames with np.array (keeping PIL modes)
+            if is_pil_image(value):
+                return np.array(self._rgb_pil(value, do_convert_rgb))
+            if isinstance(value, torch.Tensor) and value.ndim == 3:
+                return to_numpy_array(value.float() if value.dtype == torch.bfloat16 else value)
+            return [as_arrays(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+        try:
+            clips = make_batched_videos(as_arrays(videos))
+        except (ValueError, TypeError, IndexError) as error:
+            raise ValueError(
+                "Could not read videos= as clips: all frames of a clip must have the same size and channels "
+                f"({error})."
+            ) from error
+        out = []
+        for clip in clips:
+            frames = [self.process_image(frame, do_convert_rgb, input_data_format) for frame in clip]
+            if not frames:
+                raise ValueError("Got an empty clip (0 frames).")
+            if len({frame.shape[-2:] for frame in frames}) > 1:
+                sizes = sorted({frame.shape[-2:] for frame in frames})
+                raise ValueError(f"All frames of a clip must have the same size (H, W), got {sizes}.")
+            out.append(np.stack(frames))
+        return out
+
+    @staticmethod
+    def _map_to_array(mask: Any) -> np.ndarray:
+        """One segmentation map -> `[H, W]` int64 array."""
+        if is_pil_image(mask):
+            array = np.array(mask)
+            if array.ndim != 2:
+                raise ValueError(f"Segmentation maps must be single-channel (PIL mode L, P, I), got mode {mask.mode}.")
+        elif is_valid_image(mask):
+            array = to_numpy_array(mask)
+        else:
+            raise ValueError(f"A segmentation map must be a PIL image or an array, got {_describe(mask)}.")
+        if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
+            array = array[0] if array.shape[0] == 1 else array[..., 0]
+        if array.ndim != 2:
+            raise ValueError(f"A segmentation map must be [H, W] (or [1, H, W]), got shape {array.shape}.")
+        return array.astype(np.int64)
+
+    def _prepare_segmentation_maps(self, maps: Any, video: bool) -> list[np.ndarray]:
+        """`segmentation_maps=` -> a list of `[T, H, W]` int64 arrays (T = 1 for images)."""
+        try:
+            if video:
+                clips = make_nested_list_of_images(list(maps) if _is_array(maps, 4) else maps, expected_ndims=2)
+            else:
+                clips = [[mask] for mask in make_flat_list_of_images(maps, expected_ndims=2)]
+        except ValueError as error:
+            structure = "[T, H, W] per clip, [B, T, H, W]" if video else "[H, W] per image, [B, H, W]"
+            raise ValueError(
+                f"segmentation_maps must follow the structure of the inputs ({structure} or lists), got "
+                f"{_describe(maps)}: {error}"
+            ) from error
+        out = []
+        for clip in clips:
+            frames = [self._map_to_array(mask) for mask in clip]
+            if len({frame.shape for frame in frames}) > 1:
+                raise ValueError("All segmentation maps of a clip must have the same size.")
+            out.append(np.stack(frames))
+        return out
+
+    # ------------------------------------------------------------------------------------------------ processing
+
+    def __call__(
+        self, images: Any = None, segmentation_maps: Any = None, videos: Any = None, **kwargs
+    ) -> BatchFeature:
+        """Preprocess images or clips; see [`~MrcfaImageProcessor.preprocess`]."""
+        return self.preprocess(images, segmentation_maps=segmentation_maps, videos=videos, **kwargs)
+
+    def preprocess(
+        self,
+        images: Any = None,
+        segmentation_maps: Any = None,
+        videos: Any = None,
+        return_original_sizes: bool = True,
+        **kwargs: Unpack[MrcfaImageProcessorKwargs],
+    ) -> BatchFeature:
+        r"""Preprocess images or clips (exactly one of `images` and `videos`; formats in the class docstring).
+
+        Args:
+            images: one image, a list of images or a batch array `[B, H, W, 3]` / `[B, 3, H, W]`. Images of a batch
+                may differ in size if they give the same processed size.
+            segmentation_maps: maps with the structure of `images` / `videos`.
+            videos: one clip (list of frames, `[T, H, W, 3]` / `[T, 3, H, W]`) or a batch of clips.
+            return_original_sizes: also return `original_sizes`, int64 `[B, 2]` (height, width before resizing), the
+                `target_sizes` of [`~MrcfaImageProcessor.post_process_semantic_segmentation`]. The model's `forward`
+                accepts and ignores it; set `False` for models that reject unknown inputs.
+            kwargs: overrides of the processor attributes, `return_tensors` (`"pt"`, `"np"` or `None` for numpy),
+                `input_data_format` (channel axis of array inputs) and `device`.
+
+        Returns:
+            [`BatchFeature`] with `pixel_values` float32 `[B, 3, H', W']` (images) or `[B, T, 3, H', W']` (videos),
+            `labels` int64 `[B, H', W']` / `[B, T, H', W']` with `segmentation_maps`, and `original_sizes`.
+        """
+        if (images is None) == (videos is None):
+            raise ValueError("Pass exactly one of images= (single images) and videos= (clips).")
+        for key in ("image_mean", "image_std"):  # integers (e.g. image_mean=[0, 0, 0]) although typed as float
+            if isinstance(kwargs.get(key), (list, tuple)):
+                kwargs[key] = [float(v) for v in kwargs[key]]
+        try:
+            validate_typed_dict(self.valid_kwargs, kwargs)
+        except StrictDataclassError as error:
+            raise ValueError(f"Invalid {type(self).__name__} argument: {error}") from error
+        extra = dict(segmentation_maps=segmentation_maps, videos=videos, return_original_sizes=return_original_sizes)
+        return super().preprocess(images, image_like_kwargs=extra, **kwargs)
+
+    def _preprocess_image_like_inputs(
+        self,
+        images: Any,
+        segmentation_maps: Any = None,
+        videos: Any = None,
+        return_original_sizes: bool = True,
+        *,
+        do_convert_rgb: bool | None = None,
+        input_data_format=None,
+        return_tensors=None,
+        device=None,
+        **kwargs,
+    ) -> BatchFeature:
+        is_video = videos is not None
+        if is_video:
+            clips = self._prepare_videos(videos, do_convert_rgb, input_data_format)
+        else:
+            frames = self._prepare_image_like_inputs(
+                images, do_convert_rgb=do_convert_rgb, input_data_format=input_data_format
+            )
+            clips = [frame[None] for frame in frames]
+        if len({len(clip) for clip in clips}) > 1:
+            raise ValueError(
+                f"All clips of a batch must have the same number of frames, got {[len(c) for c in clips]}."
+            )
+        original_sizes = [tuple(clip.shape[-2:]) for clip in clips]
+        pixel_values = self._preprocess(clips, **kwargs)
+        if len({tuple(p.shape[-2:]) for p in pixel_values}) > 1:
+            details = ", ".join(
+                f"{o[0]}x{o[1]} -> {p.shape[-2]}x{p.shape[-1]}" for o, p in zip(original_sizes, pixel_values)
+            )
+            raise ValueError(
+                f"All images / clips of a batch must give the same processed size, got {details} (H x W). Process "
+                "them in separate calls."
+            )
+        data = {"pixel_values": torch.stack(pixel_values)}
+        if segmentation_maps is not None:
+            data["labels"] = self._preprocess_segmentation_maps(segmentation_maps, clips, is_video, **kwargs)
+        if not is_video:
+            data = {key: value[:, 0] for key, value in data.items()}
+        if return_original_sizes:
+            data["original_sizes"] = torch.tensor(original_sizes, dtype=torch.int64)
+        if getattr(return_tensors, "value", return_tensors) in (None, "np"):
+            data = {key: value.numpy() for key, value in data.items()}
+        elif device is not None:
+            data = {key: value.to(device) for key, value in data.items()}
+        return BatchFeature(data=data)
+
+    def _preprocess(
+        self,
+        images: list[np.ndarray],
+        do_resize: bool,
+        size: SizeDict,
+        size_divisor: int | None,
+        do_rescale: bool,
+        rescale_factor: float,
+        do_normalize: bool,
+        image_mean,
+        image_std,
+        **kwargs,
+    ) -> list[torch.Tensor]:
+        """Clips `[T, 3, H, W]` (uint8 or float32) -> `[T, 3, H', W']` float32: resize, rescale, normalise."""
+        processed = []
+        for clip in images:
+            clip = torch.from_numpy(np.require(clip, requirements="CW"))
+            if do_resize:
+                clip = self.resize(clip, size, size_divisor)
+            clip = self.rescale(clip, rescale_factor) if do_rescale else clip.to(torch.float32)
+            if do_normalize:
+                clip = self.normalize(clip, image_mean, image_std)
+            processed.append(clip.contiguous())
+        return processed
+
+    def _preprocess_segmentation_maps(
+        self,
+        segmentation_maps: Any,
+        clips: list[np.ndarray],
+        is_video: bool,
+        do_resize: bool,
+        size: SizeDict,
+        size_divisor: int | None,
+        do_reduce_labels: bool,
+        **kwargs,
+    ) -> torch.Tensor:
+        """`[B, T, H', W']` int64 labels: label reduction, then cv2 nearest over the two official resizes."""
+        maps = self._prepare_segmentation_maps(segmentation_maps, video=is_video)
+        if len(maps) != len(clips):
+            raise ValueError(f"Got {len(maps)} segmentation map clips / images for {len(clips)} inputs.")
+        labels = []
+        for clip_maps, clip in zip(maps, clips):
+            if clip_maps.shape != (clip.shape[0], *clip.shape[-2:]):
+                raise ValueError(
+                    f"Segmentation maps of shape {tuple(clip_maps.shape)} (T, H, W) do not match frames of shape "
+                    f"{(clip.shape[0], *clip.shape[-2:])}."
+                )
+            clip_maps = self.reduce_label(clip_maps) if do_reduce_labels else clip_maps
+            height, width = clip_maps.shape[-2:]
+            for step_divisor in (None, size_divisor) if do_resize else ():
+                clip_maps = resize_nearest(
+                    clip_maps, *keep_ratio_size(height, width, *self._scale(size), step_divisor)
+                )
+            labels.append(torch.from_numpy(np.require(clip_maps, requirements="CW")))
+        return torch.stack(labels)
+
+    # ------------------------------------------------------------------------------------------------ outputs
+
+    def post_process_semantic_segmentation(
+        self, outputs: Any, target_sizes=None, input_sizes=None
+    ) -> list[torch.Tensor]:
+        """Turn model logits into label maps, resized to each frame's original size.
+
+        Args:
+            outputs (`ModelOutput` or `dict`): with `logits` `[B, C, h, w]` (one frame per sample, e.g. the target
+                frame) or `[B, T, C, h, w]` (every frame of each clip).
+            target_sizes (`list[tuple[int, int]]` or `torch.Tensor` `[B, 2]`, *optional*): `(height, width)` of each
+                sample's original frames (e.g. `original_sizes`); `None` keeps the logits' resolution.
+            input_sizes (same types, *optional*): `(H', W')` of the processed frames. When given, logits are first
+                resized to it, then to `target_sizes`, as the official `encode_decode` + `whole_inference` do.
+
+        Returns:
+            `list[torch.Tensor]`: `B` int64 label maps, `[H, W]` for 4-D logits or `[T, H, W]` for 5-D logits
+            (bilinear resize of the logits with `align_corners=False`, then argmax over classes).
+        """
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        if logits.ndim not in (4, 5):
+            raise ValueError(f"logits must be [B, C, h, w] or [B, T, C, h, w], got shape {tuple(logits.shape)}.")
+
+        def per_sample(sizes, name):
+            if sizes is None:
+                return [None] * len(logits)
+            if len(sizes := to_py_obj(sizes)) != len(logits):
+                raise ValueError(
+                    f"Make sure that you pass in as many {name} as the batch dimension of the logits "
+                    f"({len(sizes)} vs {len(logits)})."
+                )
+            return [tuple(int(v) for v in s) for s in sizes]
+
+        results = []
+        for sample, *sizes in zip(
+            logits, per_sample(input_sizes, "input_sizes"), per_sample(target_sizes, "target_sizes")
+        ):
+            frames = (sample if logits.ndim == 5 else sample[None]).float()  # [T, C, h, w]
+            for size in sizes:
+                if size is not None and tuple(frames.shape[-2:]) != size:
+                    frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+            results.append(frames.argmax(dim=1) if logits.ndim == 5 else frames.argmax(dim=1)[0])
+        return results
+
+
+#: Former name of the processor (``video_processing_mrcfa.MrcfaVideoProcessor``): the same class.
+MrcfaVideoProcessor = MrcfaImageProcessor
+
+# save_pretrained() writes `auto_map` and copies this file with the modules it imports (image_transforms_mrcfa.py),
+# so that `AutoImageProcessor.from_pretrained(dir, trust_remote_code=True)` works without the mrcfa package.
+MrcfaImageProcessor.register_for_auto_class("AutoImageProcessor")
+
+__all__ = ["MrcfaImageProcessor", "MrcfaVideoProcessor"]

@@ -11,7 +11,19 @@ FIXTURES = Path(os.environ.get("MRCFA_FIXTURES", Path(__file__).resolve().parent
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+# Markers used by transformers' common test suites (tests/test_modeling_mrcfa_common.py runs them).
+TRANSFORMERS_SUITE_MARKERS = (
+    "accelerate_tests",
+    "flash_attn_test",
+    "flash_attn_3_test",
+    "flash_attn_4_test",
+    "torch_compile_test",
+)
+
+
 def pytest_configure(config):
+    for marker in TRANSFORMERS_SUITE_MARKERS:
+        config.addinivalue_line("markers", f"{marker}: marker of transformers' common test suites")
     if not FIXTURES.is_dir():
         raise pytest.UsageError(f"reference fixtures not found at {FIXTURES} (set MRCFA_FIXTURES)")
 

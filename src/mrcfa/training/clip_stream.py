@@ -251,14 +251,22 @@ class TrainEpochDatasets:
 
         from ..data import vspw_builder
 
+        # After the first call, the same warning and the builder's "Using custom data configuration" INFO line
+        # would repeat once per data epoch.
+        builder_logger = logging.getLogger("datasets.builder")
+        level = builder_logger.level
         with warnings.catch_warnings():
-            if self.listing is not None:  # warned by the first call
+            if self.listing is not None:
                 warnings.filterwarnings("ignore", message=".*give no train clip", category=UserWarning)
-            builder = vspw_builder(
-                self.source, self.split, mode="train", epoch=epoch, listing=self.listing, **self.load_kwargs
-            )
-            self.listing = builder.listing(self.split)
-            dataset = builder.as_streaming_dataset(self.split)
+                builder_logger.setLevel(max(level, logging.WARNING))
+            try:
+                builder = vspw_builder(
+                    self.source, self.split, mode="train", epoch=epoch, listing=self.listing, **self.load_kwargs
+                )
+                self.listing = builder.listing(self.split)
+                dataset = builder.as_streaming_dataset(self.split)
+            finally:
+                builder_logger.setLevel(level)
         if self.world_size > 1:
             if dataset.num_shards < self.world_size:
                 raise ValueError(

@@ -270,7 +270,7 @@ def test_too_small_input_for_token_selection():
 def test_unknown_keyword_argument():
     model = make_model().eval()
     with pytest.raises(TypeError, match="unexpected keyword"):
-        model(clip(), pixel_mask=None)
+        model(clip(), attention_mask=None)  # (pixel_mask is an argument now: padded batches)
 
 
 @pytest.mark.slow
@@ -389,3 +389,79 @@ def test_save_pretrained_does_not_change_the_live_config(tmp_path):
     assert model.config.auto_map == {"AutoConfig": "elsewhere.Config"}
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["auto_map"]["AutoModelForSemanticSegmentation"] == "modeling_mrcfa.MrcfaForVideoSemanticSegmentation"
+
+
+# ------------------------------------------------------------------------------------------ padded batches
+
+
+@pytest.mark.parametrize("frames", [1, 4])
+def test_pixel_mask_gives_each_item_its_unpadded_outputs(frames):
+    """Items of different valid sizes in one padded batch give the logits, frame logits, hidden states and loss each
+    gets alone; the padding holds 0; an all-ones mask changes nothing."""
+    torch.manual_seed(0)
+    model = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
+    sizes = [(64, 96), (96, 64), (64, 96)]
+    height, width = 96, 96
+    items = [torch.randn(frames, 3, h, w) for h, w in sizes]
+    item_labels = [torch.randint(0, 7, (frames, h, w)) for h, w in sizes]
+    pixel_values = torch.zeros(len(sizes), frames, 3, height, width)
+    labels = torch.full((len(sizes), frames, height, width), 255)
+    pixel_mask = torch.zeros(len(sizes), height, width, dtype=torch.int64)
+    for i, (h, w) in enumerate(sizes):
+        pixel_values[i, ..., :h, :w], labels[i, ..., :h, :w], pixel_mask[i, :h, :w] = items[i], item_labels[i], 1
+    squeeze = (lambda x: x[:, 0]) if frames == 1 else (lambda x: x)
+    with torch.no_grad():
+        out = model(squeeze(pixel_values), labels=squeeze(labels), pixel_mask=pixel_mask, output_hidden_states=True)
+        alone = [
+            model(squeeze(x[None]), labels=squeeze(y[None]), output_hidden_states=True)
+            for x, y in zip(items, item_labels)
+        ]
+    assert out.logits.shape == (3, 7, height // 4, width // 4)
+    losses, counts = [], []
+    for i, ((h, w), ref) in enumerate(zip(sizes, alone)):
+        torch.testing.assert_close(out.logits[i, :, : h // 4, : w // 4], ref.logits[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            out.frame_logits[i, ..., : h // 4, : w // 4], ref.frame_logits[0], atol=1e-5, rtol=0
+        )
+        assert out.logits[i, :, h // 4 :].eq(0).all() and out.logits[i, :, :, w // 4 :].eq(0).all()
+        torch.testing.assert_close(
+            out.hidden_states[-1][i * frames : (i + 1) * frames, :, : h // 32, : w // 32],
+            ref.hidden_states[-1],
+            atol=1e-5,
+            rtol=0,
+        )
+        if frames > 1:
+            torch.testing.assert_close(
+                out.reference_logits[i, ..., : h // 4, : w // 4], ref.reference_logits[0], atol=1e-5, rtol=0
+            )
+        losses.append(ref.loss)
+        counts.append(h * w)
+    expected_loss = sum(loss * count for loss, count in zip(losses, counts)) / sum(counts)
+    torch.testing.assert_close(out.loss, expected_loss, atol=1e-5, rtol=1e-5)
+
+    # All ones (or a per-frame [B, T, H, W] mask of the same region): exactly the unmasked forward.
+    full = torch.ones(3, height, width, dtype=torch.int64)
+    with torch.no_grad():
+        plain = model(squeeze(pixel_values)).logits
+        assert torch.equal(model(squeeze(pixel_values), pixel_mask=full).logits, plain)
+        per_frame = pixel_mask[:, None].expand(-1, frames, -1, -1)
+        assert torch.equal(model(squeeze(pixel_values), pixel_mask=per_frame).logits, out.logits)
+
+
+def test_pixel_mask_errors():
+    model = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
+    pixel_values = torch.randn(2, 4, 3, 64, 64)
+    mask = torch.ones(2, 64, 64, dtype=torch.int64)
+    mask[1, 32:] = 0
+    with pytest.raises(ValueError, match="pixel_mask must have shape"):
+        model(pixel_values, pixel_mask=mask[:, :32])
+    bad = mask.clone()
+    bad[0, 40:, :] = 0  # 40 rows valid: not a multiple of 32
+    with pytest.raises(ValueError, match="top-left"):
+        model(pixel_values, pixel_mask=bad)
+    per_frame = mask[:, None].repeat(1, 4, 1, 1)
+    per_frame[0, 0, 32:] = 0
+    with pytest.raises(ValueError, match="share one valid region"):
+        model(pixel_values, pixel_mask=per_frame)
+    with pytest.raises(ValueError, match="not supported"):
+        model(pixel_values, pixel_mask=mask, output_affinities=True)

@@ -227,10 +227,12 @@ FRAME = np.zeros((20, 30, 3), dtype=np.uint8)
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(images=np.zeros((20, 30), np.uint8)), "Grayscale 2-D"),
-        (dict(images=np.zeros((20, 30, 1), np.uint8)), "3 channels"),
-        (dict(images=np.zeros((20, 30, 4), np.uint8)), "3 channels"),
-        (dict(videos=np.zeros((2, 20, 30, 4), np.uint8)), "3 channels"),
+        # grayscale / RGBA arrays are converted with do_convert_rgb (the default), rejected without it
+        (dict(images=np.zeros((20, 30), np.uint8), do_convert_rgb=False), "Grayscale 2-D"),
+        (dict(images=np.zeros((20, 30, 1), np.uint8), do_convert_rgb=False), "3 channels"),
+        (dict(images=np.zeros((20, 30, 4), np.uint8), do_convert_rgb=False), "3 channels"),
+        (dict(videos=np.zeros((2, 20, 30, 4), np.uint8), do_convert_rgb=False), "3 channels"),
+        (dict(images=np.zeros((20, 30, 2), np.uint8)), "3 channels"),
         (dict(images=np.zeros((1, 2, 20, 30, 3), np.uint8)), "Use videos="),
         (dict(images=[np.zeros((2, 20, 30, 3), np.uint8)]), "3-D array"),
         (dict(videos=FRAME), "Use images="),
@@ -239,7 +241,7 @@ FRAME = np.zeros((20, 30, 3), dtype=np.uint8)
         (dict(videos=np.zeros((0, 20, 30, 3), np.uint8)), "empty clip"),
         (dict(videos=[FRAME, np.zeros((22, 30, 3), np.uint8)]), "same size"),
         (dict(videos=[[FRAME, FRAME], [FRAME]]), "same number of frames"),
-        (dict(videos=[[FRAME], [np.zeros((30, 20, 3), np.uint8)]]), "same processed size"),
+        (dict(videos=[[FRAME, np.zeros((30, 20, 3), np.uint8)]]), "same size"),  # clips of any size, frames not
         (dict(videos=[[FRAME], FRAME]), "mixes clips"),
         (dict(images=FRAME, videos=[FRAME]), "exactly one"),
         (dict(), "exactly one"),
@@ -471,3 +473,136 @@ def test_trust_remote_code_without_the_package(tmp_path):
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------- transformers' contracts
+
+
+def test_post_process_matches_segformer(processor):
+    """Every parameter of SegFormer's post-processing (plus input_sizes / pixel_mask), the same label maps and
+    output types on the same logits and target sizes."""
+    import inspect
+
+    from transformers.image_processing_outputs import SemanticSegmentationPostProcessorOutput
+    from transformers.models.segformer.image_processing_pil_segformer import SegformerImageProcessorPil
+
+    segformer = SegformerImageProcessorPil()
+    ours = inspect.signature(processor.post_process_semantic_segmentation).parameters
+    theirs = inspect.signature(segformer.post_process_semantic_segmentation).parameters
+    for name, parameter in theirs.items():
+        assert name in ours and ours[name].default == parameter.default, name
+    assert list(ours)[: len(theirs)] == list(theirs)  # same positional order
+    assert "input_sizes" in ours
+
+    logits = torch.randn(3, 6, 16, 24, generator=torch.Generator().manual_seed(3))
+    outputs = SemanticSegmenterOutput(logits=logits)
+    for sizes in (None, [(30, 50), (64, 96), (7, 13)]):
+        expected = segformer.post_process_semantic_segmentation(outputs, target_sizes=sizes)
+        got = processor.post_process_semantic_segmentation(outputs, target_sizes=sizes)
+        if sizes is not None:  # a [B, 2] tensor too (SegFormer's own call fails on it in this version)
+            as_tensor = processor.post_process_semantic_segmentation(outputs, target_sizes=torch.tensor(sizes))
+            assert all(torch.equal(a, b) for a, b in zip(as_tensor, expected))
+        assert len(got) == len(expected) and all(
+            torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(got, expected)
+        )
+        expected = segformer.post_process_semantic_segmentation(outputs, sizes, return_segmentation_scores=True)
+        got = processor.post_process_semantic_segmentation(outputs, sizes, return_segmentation_scores=True)
+        for a, b in zip(got, expected):
+            assert isinstance(a, SemanticSegmentationPostProcessorOutput) and set(a.keys()) == set(b.keys())
+            assert torch.equal(a.segmentation, b.segmentation)
+            torch.testing.assert_close(a.segmentation_scores, b.segmentation_scores)
+    clip = processor.post_process_semantic_segmentation(
+        SemanticSegmenterOutput(logits=logits[None]), [(30, 50)], return_segmentation_scores=True
+    )[0]
+    assert clip.segmentation.shape == (3, 30, 50) and clip.segmentation_scores.shape == (3, 6, 30, 50)
+
+
+def test_binary_post_processing_thresholds_the_probability(processor):
+    logits = torch.randn(2, 1, 8, 12, generator=torch.Generator().manual_seed(4))
+    maps = processor.post_process_semantic_segmentation(SemanticSegmenterOutput(logits=logits))
+    assert torch.equal(maps[0], (logits[0, 0].sigmoid() > 0.5).long()) and maps[0].dtype == torch.int64
+    assert maps[0].any() and not maps[0].all()  # argmax over one channel would be all 0
+    resized = processor.post_process_semantic_segmentation({"logits": logits}, target_sizes=[(30, 50)] * 2)
+    expected = F.interpolate(logits[1:], size=(30, 50), mode="bilinear", align_corners=False)[0, 0].sigmoid() > 0.5
+    assert torch.equal(resized[1], expected.long())
+    clip = processor.post_process_semantic_segmentation({"logits": logits[:, None]})
+    assert clip[0].shape == (1, 8, 12) and torch.equal(clip[0][0], maps[0])
+
+
+def test_grayscale_and_rgba_arrays_are_converted(processor):
+    rgb = pattern(40, 70)
+    gray, alpha = rgb[..., 0], np.full((40, 70, 1), 7, np.uint8)
+    rgba = np.concatenate([rgb, alpha], axis=-1)
+    expected_gray = processor(images=Image.fromarray(gray, mode="L"), return_tensors="pt")["pixel_values"]
+    expected_rgba = processor(images=Image.fromarray(rgba, mode="RGBA"), return_tensors="pt")["pixel_values"]
+    assert torch.equal(expected_rgba, processor(images=rgb, return_tensors="pt")["pixel_values"])
+    for image in (gray, gray[..., None], gray[None], torch.from_numpy(gray), torch.from_numpy(gray[None])):
+        assert torch.equal(processor(images=image, return_tensors="pt")["pixel_values"], expected_gray)
+    rgba_t = torch.from_numpy(rgba)
+    for image in (rgba, rgba.transpose(2, 0, 1), rgba_t, rgba_t.permute(2, 0, 1)):
+        assert torch.equal(processor(images=image, return_tensors="pt")["pixel_values"], expected_rgba)
+    mixed = processor(images=[gray, rgba, Image.fromarray(rgb), torch.from_numpy(gray)], return_tensors="pt")
+    assert torch.equal(mixed["pixel_values"][1], expected_rgba[0]) and torch.equal(
+        mixed["pixel_values"][3], expected_gray[0]
+    )
+    # Clips: a [T, H, W, 4] array or a list of grayscale frames.
+    clip = processor(videos=np.stack([rgba, rgba]), return_tensors="pt")["pixel_values"]
+    assert clip.shape == (1, 2, 3, 480, 864) and torch.equal(clip[0, 1], expected_rgba[0])
+    assert torch.equal(processor(videos=[gray, gray], return_tensors="pt")["pixel_values"][0, 0], expected_gray[0])
+    for image in (gray, gray[..., None], rgba, torch.from_numpy(rgba).permute(2, 0, 1)):
+        with pytest.raises(ValueError, match="Grayscale 2-D|3 channels"):
+            processor(images=image, do_convert_rgb=False)
+
+
+def test_batches_of_different_sizes_are_padded_and_equal_each_item_alone(processor):
+    """Images / clips of different sizes: keep-ratio resize each, pad bottom / right with a pixel_mask; the model
+    and the post-processing give each item exactly what it gets alone."""
+    torch.manual_seed(0)
+    model = MrcfaForVideoSemanticSegmentation(tiny_config(num_clips=2, reference_offsets=[-3])).eval()
+    small = MrcfaImageProcessor(size={"longest_edge": 160, "shortest_edge": 96})
+    frames = [pattern(96, 160), pattern(200, 150), pattern(50, 120)]  # -> 96x160, 128x96 (via 120x90), 64x160
+    masks = [mask_pattern(*f.shape[:2]) % 7 for f in frames]
+    batch = small(images=frames, segmentation_maps=masks, return_tensors="pt")
+    assert batch["pixel_values"].shape == (3, 3, 128, 160) and batch["pixel_mask"].dtype == torch.int64
+    alone = [small(images=f, segmentation_maps=m, return_tensors="pt") for f, m in zip(frames, masks)]
+    for i, item in enumerate(alone):
+        h, w = item["pixel_values"].shape[-2:]
+        assert batch["pixel_mask"][i].sum() == h * w and batch["pixel_mask"][i, :h, :w].eq(1).all()
+        assert torch.equal(batch["pixel_values"][i, :, :h, :w], item["pixel_values"][0])
+        assert batch["pixel_values"][i, :, h:].eq(0).all() and batch["labels"][i, h:].eq(255).all()
+        assert torch.equal(batch["labels"][i, :h, :w], item["labels"][0])
+    assert batch["original_sizes"].tolist() == [list(f.shape[:2]) for f in frames]
+    np_batch = small(images=frames)
+    assert np_batch["pixel_mask"].dtype == np.int64 and np.array_equal(np_batch["pixel_mask"], batch["pixel_mask"])
+
+    with torch.no_grad():
+        outputs = model(**batch)
+        maps = small.post_process_semantic_segmentation(
+            outputs, target_sizes=batch["original_sizes"], pixel_mask=batch["pixel_mask"]
+        )
+        for i, item in enumerate(alone):
+            h, w = item["pixel_values"].shape[-2:]
+            ref = model(**item)
+            torch.testing.assert_close(outputs.logits[i, :, : h // 4, : w // 4], ref.logits[0], atol=1e-5, rtol=0)
+            ref_map = small.post_process_semantic_segmentation(
+                ref, target_sizes=item["original_sizes"], input_sizes=[(h, w)]
+            )[0]
+            assert maps[i].shape == frames[i].shape[:2] and torch.equal(maps[i], ref_map)
+        # input_sizes of the padded items give the same maps as the pixel_mask
+        sizes = [tuple(item["pixel_values"].shape[-2:]) for item in alone]
+        by_sizes = small.post_process_semantic_segmentation(outputs, batch["original_sizes"], input_sizes=sizes)
+        assert all(torch.equal(a, b) for a, b in zip(by_sizes, maps))
+
+    # Clips of different sizes (frames of a clip share one size).
+    clips = [[pattern(96, 160)] * 2, [pattern(200, 150)] * 2]
+    clip_batch = small(videos=clips, return_tensors="pt")
+    assert clip_batch["pixel_values"].shape == (2, 2, 3, 128, 160) and clip_batch["pixel_mask"].shape == (2, 128, 160)
+    assert clip_batch["pixel_mask"][1].sum() == 128 * 96
+    with torch.no_grad():
+        out = model(clip_batch["pixel_values"], pixel_mask=clip_batch["pixel_mask"]).logits
+        ref = model(small(videos=clips[1], return_tensors="pt")["pixel_values"]).logits
+    torch.testing.assert_close(out[1, :, :32, :24], ref[0], atol=1e-5, rtol=0)
+    # Same sizes: no pixel_mask, today's outputs.
+    assert "pixel_mask" not in small(images=[frames[0], frames[0]], return_tensors="pt")
+    with pytest.raises(ValueError, match="same size"):
+        small(videos=[[pattern(96, 160), pattern(50, 120)]])

@@ -1,4 +1,5 @@
-"""Access to transformers' own common test suites (`ModelTesterMixin`, `ConfigTester`) for the installed version.
+"""Access to transformers' own common test suites (`ModelTesterMixin`, `ConfigTester`, `ImageProcessingTestMixin`) for
+the installed version.
 
 The suites are not part of the transformers wheel. `load_transformers_test_suite()` downloads the source distribution
 of the *installed* transformers version with `pip download` (once, into a cache), extracts only its `tests/` folder
@@ -14,6 +15,9 @@ The sdist ships only the top-level `tests/test_*_common.py` files, not the helpe
 
 * `GenerationTesterMixin`: an empty mixin. Our model cannot generate, so no generation tests apply.
 * `ExportTesterMixin`: an empty mixin. Its `torch.export` tests are therefore absent from the run.
+* `fetch_hub_objects_for_ci.url_to_local_path` (the repository's `utils/`, which `test_image_processing_common`
+  puts on `sys.path`): the identity, so that test images are read from their URL (only the mixin's tests of several
+  backends and of ADE20k fixtures load one).
 * `config_common_kwargs`: a few non-default values of `PreTrainedConfig`'s common fields, used by
   `ConfigTester.check_config_arguments_init` (our own values, not the upstream list).
 """
@@ -169,6 +173,31 @@ def _install_stubs(package_dir: Path) -> list[str]:
             setattr(sys.modules[parent], child, module)
         installed.append(full)
     return installed
+
+
+def _install_top_level_stubs() -> None:
+    """`fetch_hub_objects_for_ci` (top-level module of transformers' `utils/`, absent from the sdist's `tests/`)."""
+    if "fetch_hub_objects_for_ci" in sys.modules or importlib.util.find_spec("fetch_hub_objects_for_ci") is not None:
+        return
+    module = types.ModuleType(
+        "fetch_hub_objects_for_ci", "Run-time stub for transformers' utils/fetch_hub_objects_for_ci."
+    )
+    module.url_to_local_path = lambda url, *args, **kwargs: url
+    sys.modules["fetch_hub_objects_for_ci"] = module
+
+
+def load_image_processing_test_suite(version: str | None = None) -> types.ModuleType:
+    """Import transformers' `test_image_processing_common` (`ImageProcessingTestMixin`) for the installed version.
+
+    Raises `SuiteUnavailable` if the suite cannot be fetched or imported (e.g. without `parameterized`)."""
+    suite = load_transformers_test_suite(version)
+    _install_top_level_stubs()
+    try:
+        return importlib.import_module(f"{PACKAGE}.test_image_processing_common")
+    except ImportError as err:
+        raise SuiteUnavailable(
+            f"transformers {suite.version}'s test_image_processing_common cannot be imported: {err}"
+        ) from err
 
 
 def load_transformers_test_suite(version: str | None = None) -> types.SimpleNamespace:

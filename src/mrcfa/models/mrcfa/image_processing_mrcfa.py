@@ -26,11 +26,11 @@ import torch.nn.functional as F
 from huggingface_hub.dataclasses import validate_typed_dict
 from huggingface_hub.errors import StrictDataclassError
 from transformers.image_processing_backends import PilBackend
+from transformers.image_processing_outputs import SemanticSegmentationPostProcessorOutput
 from transformers.image_processing_utils import BatchFeature
 from transformers.image_utils import (
     ChannelDimension,
     SizeDict,
-    infer_channel_dimension_format,
     is_pil_image,
     is_valid_image,
     make_flat_list_of_images,
@@ -40,9 +40,9 @@ from transformers.image_utils import (
 )
 from transformers.processing_utils import ImagesKwargs, Unpack
 from transformers.utils.generic import to_py_obj
-from transformers.video_utils import make_batched_videos
 
 from .image_transforms_mrcfa import (
+    IGNORE_INDEX,
     IMAGE_MEAN,
     IMAGE_STD,
     keep_ratio_size,
@@ -86,14 +86,24 @@ class MrcfaImageProcessor(PilBackend):
     cv2 `INTER_LINEAR` (bit-exact for uint8), and normalised with the official mean / std on the 0-255 scale: 480x854
     gives 480x864 (via 479x853), 720x1280 gives 480x864, 500x1000 gives 448x864 (via 427x853: rounded up).
 
-    Built on transformers' `PilBackend`: inputs go through `make_flat_list_of_images` (images), `make_batched_videos`
-    (clips), `infer_channel_dimension_format` and `process_image`, in channels-first numpy; resizing uses the cv2-exact
-    kernels of `image_transforms_mrcfa` instead of PIL's antialiasing filters. Frames: PIL images (any mode, converted
-    with `convert("RGB")` when `do_convert_rgb`), arrays / tensors `[H, W, 3]` or `[3, H, W]` on the 0-255 scale
-    (uint8, or any real dtype taken as float); 1- or 4-channel and 2-D arrays are rejected (convert them to RGB). A
-    clip is a list of frames or a `[T, H, W, 3]` / `[T, 3, H, W]` array; a batch is a list of clips or a 5-D array.
-    Ambiguous channel axes are read as channels-last for numpy, channels-first for torch (`input_data_format` forces
-    it). The frames of a clip share one size; the clips of a batch share the number of frames and processed size.
+    Built on transformers' `PilBackend`: inputs go through `make_flat_list_of_images` (images) and `process_image`,
+    in channels-first numpy; resizing uses the cv2-exact kernels of `image_transforms_mrcfa` instead of PIL's
+    antialiasing filters. Frames: PIL images (any mode, converted with `convert("RGB")` when `do_convert_rgb`), arrays
+    / tensors `[H, W, 3]` or `[3, H, W]` on the 0-255 scale (uint8, or any real dtype taken as float). With
+    `do_convert_rgb` (the default) grayscale `[H, W]`, `[H, W, 1]`, `[1, H, W]` arrays are repeated over RGB and RGBA
+    `[H, W, 4]`, `[4, H, W]` arrays lose their alpha (as PIL's `convert("RGB")`); without it they raise a
+    `ValueError`. A clip is a list of frames or a `[T, H, W, C]` / `[T, C, H, W]` array; a batch is a list of clips
+    or a 5-D array. Ambiguous channel axes are read as the axis with 3 channels, else channels-last for numpy,
+    channels-first for torch (`input_data_format` forces it). The frames of a clip share one size (a `ValueError`
+    otherwise) and the clips of a batch the number of frames.
+
+    Items of a batch may have different sizes, as with every transformers image processor: each is resized by the
+    keep-ratio rule, then the batch is padded at the bottom and right to the largest processed height and width
+    (`pixel_values` 0, `labels` 255) and a `pixel_mask` int64 `[B, H', W']` (1 = valid, top-left) is returned; the
+    model takes it (`forward(pixel_values, pixel_mask=...)`) and gives each item the logits it gets alone, and
+    `post_process_semantic_segmentation(outputs, target_sizes=original_sizes, pixel_mask=pixel_mask)` crops each
+    item's valid logits before resizing them to its original size. A batch whose items share one processed size
+    returns no `pixel_mask` (nothing is padded).
 
     `segmentation_maps` follow the structure of the inputs (per frame a PIL image of mode L, P or I or a 2-D array;
     `[B, H, W]` for images, `[T, H, W]` per clip, `[B, T, H, W]`), have the size of their frame, and give int64
@@ -208,45 +218,65 @@ class MrcfaImageProcessor(PilBackend):
         return image if image.mode == "RGB" else image.convert("RGB")
 
     def process_image(self, image: Any, do_convert_rgb: bool | None = None, input_data_format=None, **kwargs):
-        """One frame -> channels-first `[3, H, W]` numpy array, uint8 or float32 (the working format)."""
+        """One frame -> channels-first `[3, H, W]` numpy array, uint8 or float32 (the working format).
+
+        With `do_convert_rgb`, grayscale (`[H, W]`, `[H, W, 1]`, `[1, H, W]`) frames are repeated over the three
+        channels and RGBA (`[H, W, 4]`, `[4, H, W]`) frames lose their alpha channel, as PIL's `convert("RGB")` does.
+        """
         if is_pil_image(image):
             image, input_data_format = np.array(self._rgb_pil(image, do_convert_rgb)), ChannelDimension.LAST
         elif not is_valid_image(image):
             raise ValueError(f"A frame must be a PIL image, a numpy array or a torch tensor, got {_describe(image)}.")
         from_torch = isinstance(image, torch.Tensor)
         array = to_numpy_array(image.float() if from_torch and image.dtype == torch.bfloat16 else image)
+        if array.ndim == 2:
+            if not do_convert_rgb:
+                raise ValueError(
+                    f"A frame must be [H, W, 3] or [3, H, W], got {_describe(image)}. Grayscale 2-D arrays are only "
+                    "accepted with do_convert_rgb=True (or convert them to RGB first)."
+                )
+            array, input_data_format = array[None], ChannelDimension.FIRST
         if array.ndim != 3:
-            raise ValueError(
-                f"A frame must be [H, W, 3] or [3, H, W], got {_describe(image)}. Grayscale 2-D arrays are not "
-                "accepted: convert them to RGB first."
-            )
-        if input_data_format is None and array.shape[0] == array.shape[-1] == 3:  # ambiguous: numpy is channels-last
-            input_data_format = ChannelDimension.FIRST if from_torch else ChannelDimension.LAST
-        try:
-            first = (
-                ChannelDimension(input_data_format or infer_channel_dimension_format(array, num_channels=3))
-                == ChannelDimension.FIRST
-            )
-            if array.shape[0 if first else -1] != 3:
-                raise ValueError(f"no 3 channels in the {'first' if first else 'last'} axis")
-        except ValueError as error:
+            raise ValueError(f"A frame must be [H, W, 3] or [3, H, W] (or [H, W]), got {_describe(image)}.")
+        first = self._channels_first(array, input_data_format, from_torch)
+        channels = array.shape[0 if first else -1]
+        if channels != 3 and not (do_convert_rgb and channels in (1, 4)):
+            hint = " (set do_convert_rgb=True)" if channels in (1, 4) else ""
             raise ValueError(
                 f"Expected RGB frames with 3 channels ([H, W, 3] or [3, H, W] per frame), got shape {array.shape} "
-                f"({error}). Convert grayscale (1 channel) or RGBA (4 channel) arrays to RGB first, e.g. with PIL's "
-                "`.convert('RGB')`."
-            ) from None
+                f"({channels} channels in the {'first' if first else 'last'} axis). Convert grayscale (1 channel) or "
+                f"RGBA (4 channel) arrays to RGB first, e.g. with PIL's `.convert('RGB')`{hint}."
+            )
         array = array if first else np.moveaxis(array, -1, 0)
+        if channels == 1:
+            array = np.repeat(array, 3, axis=0)
+        elif channels == 4:
+            array = array[:3]
         if array.dtype == np.bool_ or np.iscomplexobj(array):
             raise ValueError(f"Frames must hold real pixel values on the 0-255 scale, got dtype {array.dtype}.")
         return array if array.dtype == np.uint8 else array.astype(np.float32)
 
+    @staticmethod
+    def _channels_first(array: np.ndarray, input_data_format, from_torch: bool) -> bool:
+        """Whether the channel axis of a 3-D frame is the first one (1, 3 or 4 channels; 3 preferred)."""
+        if input_data_format is not None:
+            return ChannelDimension(input_data_format) == ChannelDimension.FIRST
+        first, last = array.shape[0] in (1, 3, 4), array.shape[-1] in (1, 3, 4)
+        if first and last:  # ambiguous: prefer the axis of 3 channels, else numpy is channels-last, torch first
+            if (array.shape[0] == 3) != (array.shape[-1] == 3):
+                return array.shape[0] == 3
+            return from_torch
+        if not (first or last):
+            raise ValueError(
+                f"Expected RGB frames with 3 channels ([H, W, 3] or [3, H, W] per frame), got shape {array.shape} "
+                "(no channel axis of 1, 3 or 4 channels first or last)."
+            )
+        return first
+
     def _prepare_images_structure(self, images: Any, expected_ndims: int = 3) -> list[Any]:
         """`images=` -> a flat list of images (transformers' `make_flat_list_of_images`), or a clear error."""
-        if _is_array(images, 2):
-            raise ValueError(
-                f"Grayscale 2-D arrays are not accepted as images, got {_describe(images)}: convert them "
-                "to RGB ([H, W, 3]) first."
-            )
+        if _is_array(images, 2):  # one grayscale image (converted by process_image when do_convert_rgb)
+            return [images]
         if _is_array(images) and images.ndim not in (3, 4):
             raise ValueError(
                 "images must be one image ([H, W, 3] / [3, H, W]), a batch array [B, ...] or a list of images, got "
@@ -256,11 +286,13 @@ class MrcfaImageProcessor(PilBackend):
             if len(images) == 0:
                 raise ValueError("Got an empty list of images.")
             for image in images:
-                if not (is_pil_image(image) or isinstance(image, str) or _is_array(image, 3)):
+                if not (is_pil_image(image) or isinstance(image, str) or _is_array(image, 2, 3)):
                     raise ValueError(
-                        f"Each image must be a PIL image or a 3-D array, got {_describe(image)}. "
+                        f"Each image must be a PIL image or a 2-D / 3-D array, got {_describe(image)}. "
                         "Use videos= for clips."
                     )
+            if any(_is_array(image, 2) for image in images):  # grayscale frames: make_flat_list_of_images wants 3-D
+                return list(self.fetch_images(list(images)))
         try:
             return super()._prepare_images_structure(images, expected_ndims=expected_ndims)
         except (ValueError, TypeError) as error:
@@ -269,7 +301,7 @@ class MrcfaImageProcessor(PilBackend):
             ) from error
 
     def _prepare_videos(self, videos: Any, do_convert_rgb: bool | None, input_data_format) -> list[np.ndarray]:
-        """`videos=` -> a list of `[T, 3, H, W]` arrays (transformers' `make_batched_videos`), or a clear error."""
+        """`videos=` -> a list of `[T, 3, H, W]` arrays, or a clear error."""
         if not (isinstance(videos, (list, tuple)) or _is_array(videos, 4, 5)):
             raise ValueError(
                 "videos must be a clip ([T, H, W, 3] / [T, 3, H, W] or a list of frames) or a batch of clips, got "
@@ -285,20 +317,22 @@ class MrcfaImageProcessor(PilBackend):
             if any(isinstance(value, (list, tuple)) and len(value) == 0 for value in videos):
                 raise ValueError("Got an empty clip (0 frames).")
 
-        def as_arrays(value: Any) -> Any:  # make_batched_videos stacks listed frames with np.array (keeping PIL modes)
-            if is_pil_image(value):
-                return np.array(self._rgb_pil(value, do_convert_rgb))
-            if isinstance(value, torch.Tensor) and value.ndim == 3:
-                return to_numpy_array(value.float() if value.dtype == torch.bfloat16 else value)
-            return [as_arrays(v) for v in value] if isinstance(value, (list, tuple)) else value
+        def frames_of(clip: Any) -> list[Any]:
+            frames = list(clip)  # a [T, ...] array or a list of frames
+            for frame in frames:
+                if not (is_pil_image(frame) or _is_array(frame, 2, 3)):
+                    raise ValueError(
+                        "Could not read videos= as clips: a frame must be a PIL image or a 2-D / 3-D array, got "
+                        f"{_describe(frame)}."
+                    )
+            return frames
 
-        try:
-            clips = make_batched_videos(as_arrays(videos))
-        except (ValueError, TypeError, IndexError) as error:
-            raise ValueError(
-                "Could not read videos= as clips: all frames of a clip must have the same size and channels "
-                f"({error})."
-            ) from error
+        if _is_array(videos, 5):
+            clips = [frames_of(clip) for clip in videos]
+        elif _is_array(videos, 4) or not any(isinstance(v, (list, tuple)) or _is_array(v, 4) for v in videos):
+            clips = [frames_of(videos)]  # one clip: a [T, ...] array or a list of frames
+        else:
+            clips = [frames_of(clip) for clip in videos]
         out = []
         for clip in clips:
             frames = [self.process_image(frame, do_convert_rgb, input_data_format) for frame in clip]
@@ -307,6 +341,8 @@ class MrcfaImageProcessor(PilBackend):
             if len({frame.shape[-2:] for frame in frames}) > 1:
                 sizes = sorted({frame.shape[-2:] for frame in frames})
                 raise ValueError(f"All frames of a clip must have the same size (H, W), got {sizes}.")
+            if len({frame.dtype for frame in frames}) > 1:  # uint8 and float frames: all float
+                frames = [frame.astype(np.float32) for frame in frames]
             out.append(np.stack(frames))
         return out
 
@@ -367,8 +403,8 @@ class MrcfaImageProcessor(PilBackend):
         r"""Preprocess images or clips (exactly one of `images` and `videos`; formats in the class docstring).
 
         Args:
-            images: one image, a list of images or a batch array `[B, H, W, 3]` / `[B, 3, H, W]`. Images of a batch
-                may differ in size if they give the same processed size.
+            images: one image, a list of images or a batch array `[B, H, W, 3]` / `[B, 3, H, W]`. Images (and clips)
+                of a batch may differ in size: the batch is then padded, with a `pixel_mask`.
             segmentation_maps: maps with the structure of `images` / `videos`.
             videos: one clip (list of frames, `[T, H, W, 3]` / `[T, 3, H, W]`) or a batch of clips.
             return_original_sizes: also return `original_sizes`, int64 `[B, 2]` (height, width before resizing), the
@@ -379,7 +415,8 @@ class MrcfaImageProcessor(PilBackend):
 
         Returns:
             [`BatchFeature`] with `pixel_values` float32 `[B, 3, H', W']` (images) or `[B, T, 3, H', W']` (videos),
-            `labels` int64 `[B, H', W']` / `[B, T, H', W']` with `segmentation_maps`, and `original_sizes`.
+            `labels` int64 `[B, H', W']` / `[B, T, H', W']` with `segmentation_maps`, `original_sizes`, and
+            `pixel_mask` int64 `[B, H', W']` when the items of the batch have different processed sizes (padded).
         """
         if (images is None) == (videos is None):
             raise ValueError("Pass exactly one of images= (single images) and videos= (clips).")
@@ -420,19 +457,26 @@ class MrcfaImageProcessor(PilBackend):
             )
         original_sizes = [tuple(clip.shape[-2:]) for clip in clips]
         pixel_values = self._preprocess(clips, **kwargs)
-        if len({tuple(p.shape[-2:]) for p in pixel_values}) > 1:
-            details = ", ".join(
-                f"{o[0]}x{o[1]} -> {p.shape[-2]}x{p.shape[-1]}" for o, p in zip(original_sizes, pixel_values)
-            )
-            raise ValueError(
-                f"All images / clips of a batch must give the same processed size, got {details} (H x W). Process "
-                "them in separate calls."
-            )
-        data = {"pixel_values": torch.stack(pixel_values)}
+        sizes = [tuple(p.shape[-2:]) for p in pixel_values]
+        labels = None
         if segmentation_maps is not None:
-            data["labels"] = self._preprocess_segmentation_maps(segmentation_maps, clips, is_video, **kwargs)
+            labels = self._preprocess_segmentation_maps(segmentation_maps, clips, is_video, **kwargs)
+        if len(set(sizes)) > 1:  # items of different processed sizes: pad (bottom / right), with a pixel_mask
+            height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
+            data = {
+                "pixel_values": torch.stack([self._pad(p, height, width, 0.0) for p in pixel_values]),
+                "pixel_mask": torch.zeros(len(sizes), height, width, dtype=torch.int64),
+            }
+            for mask, (h, w) in zip(data["pixel_mask"], sizes):
+                mask[:h, :w] = 1
+            if labels is not None:
+                data["labels"] = torch.stack([self._pad(lab, height, width, IGNORE_INDEX) for lab in labels])
+        else:
+            data = {"pixel_values": torch.stack(pixel_values)}
+            if labels is not None:
+                data["labels"] = torch.stack(labels)
         if not is_video:
-            data = {key: value[:, 0] for key, value in data.items()}
+            data = {key: value if key == "pixel_mask" else value[:, 0] for key, value in data.items()}
         if return_original_sizes:
             data["original_sizes"] = torch.tensor(original_sizes, dtype=torch.int64)
         if getattr(return_tensors, "value", return_tensors) in (None, "np"):
@@ -476,8 +520,8 @@ class MrcfaImageProcessor(PilBackend):
         size_divisor: int | None,
         do_reduce_labels: bool,
         **kwargs,
-    ) -> torch.Tensor:
-        """`[B, T, H', W']` int64 labels: label reduction, then cv2 nearest over the two official resizes."""
+    ) -> list[torch.Tensor]:
+        """`[T, H', W']` int64 labels per item: label reduction, then cv2 nearest over the two official resizes."""
         maps = self._prepare_segmentation_maps(segmentation_maps, video=is_video)
         if len(maps) != len(clips):
             raise ValueError(f"Got {len(maps)} segmentation map clips / images for {len(clips)} inputs.")
@@ -495,26 +539,47 @@ class MrcfaImageProcessor(PilBackend):
                     clip_maps, *keep_ratio_size(height, width, *self._scale(size), step_divisor)
                 )
             labels.append(torch.from_numpy(np.require(clip_maps, requirements="CW")))
-        return torch.stack(labels)
+        return labels
+
+    @staticmethod
+    def _pad(frames: torch.Tensor, height: int, width: int, value: float) -> torch.Tensor:
+        """Pad `[..., h, w]` at the bottom and right to `height` x `width` with `value`."""
+        return F.pad(frames, (0, width - frames.shape[-1], 0, height - frames.shape[-2]), value=value)
 
     # ------------------------------------------------------------------------------------------------ outputs
 
     def post_process_semantic_segmentation(
-        self, outputs: Any, target_sizes=None, input_sizes=None
-    ) -> list[torch.Tensor]:
+        self,
+        outputs: Any,
+        target_sizes=None,
+        return_segmentation_scores: bool = False,
+        input_sizes=None,
+        pixel_mask=None,
+    ) -> list[torch.Tensor] | list[SemanticSegmentationPostProcessorOutput]:
         """Turn model logits into label maps, resized to each frame's original size.
+
+        The arguments and outputs of transformers' `SegformerImageProcessor.post_process_semantic_segmentation`, plus
+        `input_sizes` / `pixel_mask` (the official two-step resize and padded batches) and clip logits.
 
         Args:
             outputs (`ModelOutput` or `dict`): with `logits` `[B, C, h, w]` (one frame per sample, e.g. the target
                 frame) or `[B, T, C, h, w]` (every frame of each clip).
             target_sizes (`list[tuple[int, int]]` or `torch.Tensor` `[B, 2]`, *optional*): `(height, width)` of each
                 sample's original frames (e.g. `original_sizes`); `None` keeps the logits' resolution.
-            input_sizes (same types, *optional*): `(H', W')` of the processed frames. When given, logits are first
-                resized to it, then to `target_sizes`, as the official `encode_decode` + `whole_inference` do.
+            return_segmentation_scores (`bool`, *optional*, defaults to `False`): return, per sample, a
+                [`SemanticSegmentationPostProcessorOutput`] with `segmentation` (the label map) and
+                `segmentation_scores` (the resized logits, `[C, H, W]` or `[T, C, H, W]`), as SegFormer does.
+            input_sizes (same types as `target_sizes`, *optional*): `(H', W')` of the processed frames. When given,
+                logits are first resized to it, then to `target_sizes`, as the official `encode_decode` +
+                `whole_inference` do. In a padded batch (items of different sizes, padded to the largest height and
+                width) each sample's valid, top-left part of the logits (`H' / max H'` of them) is taken first.
+            pixel_mask (`torch.Tensor` `[B, H, W]` or `[B, T, H, W]`, *optional*): the processor's `pixel_mask` of a
+                padded batch (1 = valid, top-left): gives `input_sizes` and the padded size.
 
         Returns:
-            `list[torch.Tensor]`: `B` int64 label maps, `[H, W]` for 4-D logits or `[T, H, W]` for 5-D logits
-            (bilinear resize of the logits with `align_corners=False`, then argmax over classes).
+            `list[torch.Tensor]` (or `list[SemanticSegmentationPostProcessorOutput]`): `B` int64 label maps, `[H, W]`
+            for 4-D logits or `[T, H, W]` for 5-D logits: bilinear resize of the logits (`align_corners=False`), then
+            argmax over classes, or, with one channel (binary segmentation, `num_labels == 1`), `sigmoid > 0.5`.
         """
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         if logits.ndim not in (4, 5):
@@ -530,15 +595,46 @@ class MrcfaImageProcessor(PilBackend):
                 )
             return [tuple(int(v) for v in s) for s in sizes]
 
+        padded_size = None
+        if pixel_mask is not None:
+            mask = torch.as_tensor(to_py_obj(pixel_mask) if not isinstance(pixel_mask, torch.Tensor) else pixel_mask)
+            if mask.ndim == 4:
+                mask = mask[:, -1]
+            if mask.ndim != 3 or len(mask) != len(logits):
+                raise ValueError(f"pixel_mask must be [B, H, W] or [B, T, H, W], got shape {tuple(mask.shape)}.")
+            padded_size = tuple(mask.shape[-2:])
+            if input_sizes is None:
+                mask = mask.bool()
+                input_sizes = torch.stack([mask.any(-1).sum(-1), mask.any(-2).sum(-1)], dim=-1)
+        input_sizes = per_sample(input_sizes, "input_sizes")
+        if padded_size is None and input_sizes[0] is not None:
+            padded_size = tuple(max(size[i] for size in input_sizes) for i in (0, 1))
+
         results = []
-        for sample, *sizes in zip(
-            logits, per_sample(input_sizes, "input_sizes"), per_sample(target_sizes, "target_sizes")
-        ):
+        for sample, input_size, target_size in zip(logits, input_sizes, per_sample(target_sizes, "target_sizes")):
             frames = (sample if logits.ndim == 5 else sample[None]).float()  # [T, C, h, w]
-            for size in sizes:
+            if input_size is not None and input_size != padded_size:  # the valid part of a padded batch's logits
+                h, w = frames.shape[-2:]
+                frames = frames[
+                    ..., : round(input_size[0] * h / padded_size[0]), : round(input_size[1] * w / padded_size[1])
+                ]
+            for size in (input_size, target_size):
                 if size is not None and tuple(frames.shape[-2:]) != size:
                     frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
-            results.append(frames.argmax(dim=1) if logits.ndim == 5 else frames.argmax(dim=1)[0])
+            if frames.shape[1] == 1:  # binary segmentation: one logit per pixel
+                segmentation = (frames[:, 0].sigmoid() > 0.5).long()
+            else:
+                segmentation = frames.argmax(dim=1)
+            scores = frames
+            if logits.ndim == 4:
+                segmentation, scores = segmentation[0], scores[0]
+            results.append(
+                SemanticSegmentationPostProcessorOutput(
+                    data={"segmentation": segmentation, "segmentation_scores": scores}
+                )
+                if return_segmentation_scores
+                else segmentation
+            )
         return results
 
 

@@ -194,6 +194,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         output_hidden_states: bool | int | list[int] | None = None,
         output_attentions: bool | int | list[int] | None = None,
         return_dict: bool | None = None,
+        pixel_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> MrcfaVideoSemanticSegmenterOutput | tuple:
         r"""
@@ -210,6 +211,16 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             output_attentions (`bool`, `int` or `list[int]`, *optional*):
                 Return the encoder attention weights: all layers (`True`) or only those at these indices (the others
                 are `None`). Defaults to `config.output_attentions`.
+            pixel_mask (`torch.LongTensor` of shape `[batch, height, width]` or `[batch, frames, height, width]`, *optional*):
+                The processor's mask of a padded batch (items of different sizes): 1 on each item's valid region,
+                aligned top-left, 0 on the padding (the frames of a clip share one valid size). Each group of items
+                sharing a valid size runs without its padding, so every item gets the outputs it gets alone (no
+                attention or convolution sees the padding); `logits`, `frame_logits`, `reference_logits` and
+                `hidden_states` are then padded back to the batch size at the bottom / right with **0**, aligned with
+                the mask (item `i`'s valid logits are `logits[i, :, :h_i // 4, :w_i // 4]`). The loss is the mean of
+                the per-item losses weighted by their valid pixel counts (padding excluded). `output_affinities` and
+                attentions, whose token counts differ between sizes, are not supported with mixed valid sizes. A mask
+                that is all ones changes nothing.
 
         Example:
 
@@ -239,6 +250,16 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         batch, _, _, height, width = clip.shape
         if labels is not None:
             labels = self._check_labels(labels, batch, frames, height, width)
+        if pixel_mask is not None:
+            groups = self._valid_size_groups(pixel_mask, batch, frames, height, width)
+            if groups is not None:
+                if output_affinities or wants_attentions:
+                    raise ValueError(
+                        "output_affinities and output_attentions are not supported with a pixel_mask whose items "
+                        "have different valid sizes (their token counts differ): run each size separately."
+                    )
+                output = self._forward_padded(clip, labels, groups, output_hidden_states)
+                return output if return_dict else output.to_tuple()
 
         full_clip = frames == self.config.num_clips
         flat = clip.reshape(batch * frames, *clip.shape[2:])
@@ -286,6 +307,95 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             attentions=self._selected(encoder_outputs.attentions, output_attentions),
         )
         return output if return_dict else output.to_tuple()
+
+    def _valid_size_groups(
+        self, pixel_mask: torch.Tensor, batch: int, frames: int, height: int, width: int
+    ) -> dict[tuple[int, int], list[int]] | None:
+        """Items grouped by valid size `(h, w)` from `pixel_mask`, or `None` when every item is valid everywhere."""
+        if not isinstance(pixel_mask, torch.Tensor):
+            pixel_mask = torch.as_tensor(pixel_mask)
+        shape = tuple(pixel_mask.shape)
+        if shape not in ((batch, height, width), (batch, frames, height, width)):
+            raise ValueError(
+                f"pixel_mask must have shape [{batch}, {height}, {width}] or [{batch}, {frames}, {height}, {width}] "
+                f"to match pixel_values, got {list(shape)}."
+            )
+        mask = pixel_mask.bool()
+        if mask.ndim == 4:
+            if not bool((mask == mask[:, :1]).all()):
+                raise ValueError("The frames of a clip must share one valid region (pixel_mask differs between them).")
+            mask = mask[:, 0]
+        if bool(mask.all()):
+            return None
+        heights, widths = mask.any(-1).sum(-1).tolist(), mask.any(-2).sum(-1).tolist()
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, (h, w) in enumerate(zip(heights, widths)):
+            if (
+                h == 0
+                or w == 0
+                or h % 32
+                or w % 32
+                or not bool(mask[index, :h, :w].all())
+                or mask[index].sum() != h * w
+            ):
+                raise ValueError(
+                    f"pixel_mask of item {index} must be 1 on a top-left {h}x{w} region (sides divisible by 32) and "
+                    "0 elsewhere."
+                )
+            groups.setdefault((h, w), []).append(index)
+        return groups
+
+    def _forward_padded(
+        self,
+        clip: torch.Tensor,
+        labels: torch.Tensor | None,
+        groups: dict[tuple[int, int], list[int]],
+        output_hidden_states,
+    ) -> MrcfaVideoSemanticSegmenterOutput:
+        """Forward of a padded batch: each group of items sharing a valid size without its padding, outputs padded
+        back (with 0) to the batch's size, top-left aligned; loss weighted by valid pixel counts."""
+        batch, frames, _, height, width = clip.shape
+        results: dict[str, torch.Tensor | None] = {"logits": None, "frame_logits": None, "reference_logits": None}
+        hidden_states: list[torch.Tensor | None] | None = None
+        loss_sum, pixels = None, 0
+
+        def place(full, index, value, spatial, batch_dims):
+            """`value` (`[n, ...]`) into `full[index]` at the top-left of its last two axes (created with 0)."""
+            if value is None:
+                return full
+            size = (height * value.shape[-2] // spatial[0], width * value.shape[-1] // spatial[1])
+            if full is None:
+                full = value.new_zeros(*batch_dims, *value.shape[len(batch_dims) :][:-2], *size)
+            full[index, ..., : value.shape[-2], : value.shape[-1]] = value
+            return full
+
+        for (h, w), items in groups.items():
+            index = torch.tensor(items, device=clip.device)
+            part = clip[index, ..., :h, :w]
+            part_labels = None if labels is None else labels[index, ..., :h, :w]
+            out = self.forward(
+                part if frames > 1 else part[:, 0],
+                labels=part_labels if frames > 1 or part_labels is None else part_labels[:, 0],
+                output_hidden_states=output_hidden_states,
+                output_attentions=False,
+                return_dict=True,
+            )
+            for name in results:
+                results[name] = place(results[name], index, getattr(out, name), (h, w), (batch,))
+            if out.hidden_states is not None:
+                flat = (index[:, None] * frames + torch.arange(frames, device=clip.device)).flatten()
+                hidden_states = hidden_states or [None] * len(out.hidden_states)
+                for stage, value in enumerate(out.hidden_states):
+                    hidden_states[stage] = place(hidden_states[stage], flat, value, (h, w), (batch * frames,))
+            if out.loss is not None:
+                count = len(items) * h * w
+                loss_sum = out.loss * count if loss_sum is None else loss_sum + out.loss * count
+                pixels += count
+        return MrcfaVideoSemanticSegmenterOutput(
+            loss=None if loss_sum is None else loss_sum / pixels,
+            hidden_states=None if hidden_states is None else tuple(hidden_states),
+            **results,
+        )
 
     def _selected(self, outputs: tuple[torch.Tensor, ...] | None, request: bool | int | list[int] | None):
         """`outputs` as `output_hidden_states` / `output_attentions` asks: all (`True`), none (`False` / `None`), or

@@ -35,8 +35,9 @@ import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 
-from mrcfa import VSPW_CLASSES, MrcfaImageProcessor
+from mrcfa import MrcfaImageProcessor
 from mrcfa.data import VspwTrainTransform, list_vspw_videos
+from mrcfa.threads import configure_threads
 from mrcfa.training import (
     DEMO_OUTPUT_DIR,
     MrcfaTrainer,
@@ -47,6 +48,7 @@ from mrcfa.training import (
     build_model,
     build_train_stream,
     dataset_labels,
+    describe_training,
     load_eval_videos,
     parse_with_demo_recipe,
     resolve_resume_checkpoint,
@@ -216,6 +218,13 @@ class MrcfaTrainingArguments(TrainingArguments):
         default=True,
         metadata={"help": "Convert BatchNorm to SyncBatchNorm when training on several GPUs (ignored on CPU)."},
     )
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch CPU threads per process (default: OMP_NUM_THREADS when set, else the cores available to "
+            "this process shared among the local processes, less the DataLoader workers; demo: 1)."
+        },
+    )
     check_weight_sync_steps: int = field(
         default=0,
         metadata={
@@ -231,6 +240,8 @@ class MrcfaTrainingArguments(TrainingArguments):
         if not self.use_cpu and not torch.cuda.is_available():
             # accelerate launch --multi_gpu on a machine without GPUs: CPU processes with gloo
             self.use_cpu = True
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {self.threads}.")
         if self.lr_schedule not in ("official_poly", "trainer"):
             raise ValueError(f"--lr_schedule must be 'official_poly' or 'trainer', got {self.lr_schedule!r}.")
         super().__post_init__()
@@ -264,12 +275,15 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("run_vss", "mrcfa"):
         logging.getLogger(name).setLevel(log_level)
     datasets.utils.logging.set_verbosity(log_level)
+    datasets.utils.logging.disable_propagation()  # datasets has its own handler: each message once
     transformers.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
-    logger.warning(
+    threads = configure_threads(training_args.threads, workers=training_args.dataloader_num_workers)
+    logger.info(
         f"process {rank}/{world}, device {training_args.device}, fp16 {training_args.fp16}, bf16 {training_args.bf16}"
     )
+    logger.info(str(threads))
     if demo and rank == 0:
         print(
             "run_vss.py: no --dataset_name, running the built-in demo (synthetic VSPW, tiny MRCFA"
@@ -381,7 +395,7 @@ def main(argv: list[str] | None = None) -> dict:
     callbacks = [StepSeedCallback(training_args.seed)]
     if training_args.check_weight_sync_steps > 0:
         callbacks.append(WeightSyncCallback(training_args.check_weight_sync_steps))
-    is_vspw = num_labels == len(VSPW_CLASSES)
+    training_record = describe_training(model_args, data_args, training_args, source=source)
     trainer = MrcfaTrainer(
         model=model,
         args=training_args,
@@ -395,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         eval_max_videos=data_args.max_eval_videos,
         eval_total_videos=n_eval_videos,
         vc_protocol=data_args.vc_protocol,
-        model_card_kwargs={"results": {}} if not is_vspw else {},
+        model_card_kwargs={"results": {}, "training": training_record},
     )
 
     # Train, evaluate, save.
@@ -413,7 +427,7 @@ def main(argv: list[str] | None = None) -> dict:
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
-        if is_vspw and trainer.last_eval_result is not None:
+        if trainer.last_eval_result is not None:
             r = trainer.last_eval_result
             card = {"mean_iou": 100 * r["mIoU"], "mvc8": 100 * r["mVC8"], "mvc16": 100 * r["mVC16"]}
             trainer.model_card_kwargs["results"] = {k: v for k, v in card.items() if not math.isnan(v)}

@@ -304,3 +304,56 @@ def test_converter_writes_the_card(fixtures_dir, tmp_path):
     # fixture A is a MiT-B0 encoder with the B1 head and random weights: no paper numbers
     assert card.data.eval_results is None
     assert "`mrcfa_ref_a.pth`" in card.text
+
+
+# --------------------------------------------------------------------------------------- cards of trained models
+def test_trained_model_card_describes_its_training_and_licence(tmp_path):
+    from mrcfa.model_cards import TrainingRecord, weights_terms_of
+
+    config = MrcfaConfig.from_preset("b0", num_labels=5)
+    demo = TrainingRecord(
+        dataset="synthetic VSPW (`mrcfa synthetic`: 5 classes, 24 train / 12 val videos, seed 0)",
+        synthetic=True,
+        max_steps=1600,
+        crop_size=(192, 192),
+        learning_rate=1e-3,
+    )
+    card = ModelCard(render_model_card(config, model_name="mrcfa-demo", results={"mean_iou": 89.1}, training=demo))
+    assert card.data.license == "apache-2.0" and card.data.license_name is None
+    assert (
+        getattr(card.data, "widget", None) is None
+        and card.data.datasets is None
+        and "synthetic-data" in card.data.tags
+    )
+    (result,) = card.data.eval_results
+    assert (result.dataset_type, result.dataset_split, result.metric_value) == ("synthetic-vspw", "val", 89.1)
+    assert result.dataset_name.startswith("synthetic VSPW")
+    text = card.text
+    assert "1600 steps of AdamW (lr 0.001), 4-frame clips, 192x192 crops" in text
+    assert "meaningless on real video" in text and "academic use" not in text and "Apache-2.0" in text
+
+    # initialised from converted official weights: their terms; from an encoder: the encoder's
+    official = TrainingRecord(dataset="VSPW_480p", initialization="mrcfa/mrcfa-b1-vspw (an MRCFA checkpoint)",
+                              base_model="mrcfa/mrcfa-b1-vspw", weights_terms="official")  # fmt: skip
+    card = ModelCard(render_model_card(MrcfaConfig.from_preset("b1"), training=official))
+    assert card.data.license_name == "mrcfa-academic" and "academic use" in card.text
+    assert card.data.eval_results is None and "not evaluated" in card.text  # never the paper's numbers
+    encoder = TrainingRecord(dataset="VSPW_480p", initialization="nvidia/mit-b1 (encoder)", base_model="nvidia/mit-b1",
+                             weights_terms="base_model")  # fmt: skip
+    card = ModelCard(render_model_card(MrcfaConfig.from_preset("b1"), training=encoder))
+    assert card.data.license_name == "base-model-terms" and card.data.base_model == "nvidia/mit-b1"
+    assert card.data.license_link == "https://huggingface.co/nvidia/mit-b1"
+    with pytest.raises(ValueError, match="weights_terms must be one of"):
+        TrainingRecord(dataset="x", weights_terms="mine")
+
+    # whose terms a checkpoint folder carries, from its card
+    assert weights_terms_of(None, is_mrcfa_checkpoint=False) == "ours"
+    converted = tmp_path / "converted"
+    write_model_card(converted, MrcfaConfig.from_preset("b1"), source="mrcfa_b1.pth")
+    assert weights_terms_of(str(converted), is_mrcfa_checkpoint=True) == "official"
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "README.md").write_text(render_model_card(config, training=demo), encoding="utf-8")
+    assert weights_terms_of(str(ours), is_mrcfa_checkpoint=True) == "ours"
+    assert weights_terms_of(str(tmp_path / "no_card"), is_mrcfa_checkpoint=True) == "official"  # cautious
+    assert weights_terms_of(str(tmp_path / "no_card"), is_mrcfa_checkpoint=False) == "base_model"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from mrcfa.training import DEMO_OUTPUT_DIR, build_model, parse_config_overrides
@@ -68,6 +69,14 @@ def _run(args, timeout=240, threads=2):
     return proc
 
 
+def _parses(path):
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _weights(folder):
     return load_file(Path(folder) / "model.safetensors")
 
@@ -95,13 +104,25 @@ def test_train_eval_outputs_and_exact_resume_after_sigkill(tiny_vspw, tmp_path):
     assert state["global_step"] == 12
     lrs = [e["learning_rate"] for e in state["log_history"] if "learning_rate" in e]
     assert lrs[0] < lrs[1] and lrs[-1] < lrs[1]  # warm-up then poly decay
+    # its card describes this model: trained from scratch on this folder (ours: Apache-2.0), its measured metrics
+    card = ModelCard.load(full / "README.md")
+    assert (
+        card.data.license == "apache-2.0"
+        and card.data.license_name is None
+        and getattr(card.data, "widget", None) is None
+    )
+    (measured,) = [r for r in card.data.eval_results if r.metric_type == "mean_iou"]
+    assert measured.metric_value == pytest.approx(100 * results["eval_mIoU"])
+    assert measured.dataset_name == tiny_vspw.name and measured.dataset_split == "val"
+    assert "random (trained from scratch, config b0)" in card.text and "academic use" not in card.text
 
     # 2. the same run killed with SIGKILL right after its first checkpoint, then resumed
     killed = tmp_path / "killed"
     cmd = [sys.executable, str(SCRIPT), *tiny_args(tiny_vspw, killed, *args)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(), cwd=ROOT)
     deadline = time.time() + 180
-    while not (killed / "checkpoint-4" / "trainer_state.json").is_file():
+    state_file = killed / "checkpoint-4" / "trainer_state.json"  # the checkpoint's last file: complete once it parses
+    while not (state_file.is_file() and _parses(state_file)):
         assert proc.poll() is None, "the run ended before writing its first checkpoint"
         assert time.time() < deadline, "no checkpoint within 180 s"
         time.sleep(0.02)
@@ -222,7 +243,10 @@ def test_demo_recipe_and_argument_sources(tmp_path):
     assert data_args.dataset_name is None and training_args.max_steps == 5 and "max_steps" in explicit
     assert training_args.learning_rate == 1e-3 and data_args.crop_size == [192, 192]
     assert model_args.config_name == "b0" and training_args.output_dir == DEMO_OUTPUT_DIR
-    assert training_args.overwrite_output_dir and training_args.use_cpu
+    # a second demo run refuses to replace the first (resolve_resume_checkpoint names the flags)
+    assert not training_args.overwrite_output_dir and training_args.use_cpu
+    assert training_args.dataloader_num_workers == 1
+    assert training_args.threads == (None if os.environ.get("OMP_NUM_THREADS") else 1)
     # a real dataset: the official recipe
     _, data_args, training_args, _ = run_vss.parse_arguments(["--dataset_name", "x", "--output_dir", "o"])
     assert (

@@ -33,12 +33,14 @@ __all__ = [
     "OFFICIAL_CARD_PRESETS",
     "PAPER_RESULTS",
     "PaperResult",
+    "TrainingRecord",
     "default_model_name",
     "has_vspw_labels",
     "match_encoder_size",
     "match_preset",
     "model_card_data",
     "render_model_card",
+    "weights_terms_of",
     "write_model_card",
 ]
 
@@ -200,16 +202,26 @@ def _resolve_results(config, results: Mapping[str, float] | None) -> tuple[dict[
     return {metric: float(results[metric]) for metric, _ in CARD_METRICS if metric in results}, False
 
 
-def _eval_results(metrics: Mapping[str, float], from_paper: bool) -> list[EvalResult]:
+def _eval_results(
+    metrics: Mapping[str, float], from_paper: bool, training: TrainingRecord | None = None
+) -> list[EvalResult]:
     names = dict(CARD_METRICS)
     source = {"source_name": "MRCFA paper (ECCV 2022)", "source_url": PAPER_URL} if from_paper else {}
+    if training is not None:
+        dataset = {
+            "dataset_type": training.dataset_id or "synthetic-vspw"
+            if training.synthetic
+            else training.dataset_id or "vspw",
+            "dataset_name": training.dataset,
+            "dataset_split": training.eval_split,
+        }
+    else:
+        dataset = {"dataset_type": "vspw", "dataset_name": "VSPW (480p)", "dataset_split": "validation"}
     return [
         EvalResult(
             task_type="image-segmentation",
             task_name="Video Semantic Segmentation",
-            dataset_type="vspw",
-            dataset_name="VSPW (480p)",
-            dataset_split="validation",
+            **dataset,
             metric_type=metric,
             metric_name=names[metric],
             metric_value=value,
@@ -219,28 +231,127 @@ def _eval_results(metrics: Mapping[str, float], from_paper: bool) -> list[EvalRe
     ]
 
 
+# -------------------------------------------------------------------------------------------- trained models
+#: Whose licence terms a trained model's weights carry (see `TrainingRecord.weights_terms`).
+WEIGHTS_TERMS = ("ours", "official", "base_model")
+#: `license_name` of a trained model whose weights keep the terms of the model they were initialised from.
+BASE_MODEL_TERMS = "base-model-terms"
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What `scripts/run_vss.py` knows of a model it trained, for that model's card.
+
+    Attributes:
+        dataset: the training data as people should read it, e.g. "synthetic VSPW (mrcfa synthetic: 5 classes, ...)".
+        synthetic: whether that data is the synthetic VSPW of `mrcfa.data.synthetic`.
+        dataset_id: the Hub dataset id of the data (for the card's `datasets:`), when it is one.
+        train_split / eval_split: the splits trained and evaluated on.
+        initialization: where the weights started, e.g. "random (trained from scratch)" or "nvidia/mit-b1".
+        base_model: the Hub id of the initial weights (the card's `base_model:`), when they came from the Hub.
+        weights_terms: whose licence the weights carry: "ours" (trained from scratch by this package: Apache-2.0),
+            "official" (initialised from converted official MRCFA weights: their academic-use terms) or
+            "base_model" (initialised from other weights: that model's terms).
+        max_steps / num_frames / crop_size / learning_rate: the recipe, for the card's training section.
+    """
+
+    dataset: str
+    synthetic: bool = False
+    dataset_id: str | None = None
+    train_split: str = "train"
+    eval_split: str = "val"
+    initialization: str = "random (trained from scratch)"
+    base_model: str | None = None
+    weights_terms: str = "ours"
+    max_steps: int | None = None
+    num_frames: int = 4
+    crop_size: tuple[int, int] | None = None
+    learning_rate: float | None = None
+
+    def __post_init__(self):
+        if self.weights_terms not in WEIGHTS_TERMS:
+            raise ValueError(f"weights_terms must be one of {WEIGHTS_TERMS}, got {self.weights_terms!r}.")
+
+
+def weights_terms_of(
+    model_name_or_path: str | None,
+    *,
+    is_mrcfa_checkpoint: bool,
+    token: str | bool | None = None,
+    revision: str | None = None,
+) -> str:
+    """Whose licence terms weights initialised from `model_name_or_path` carry (`TrainingRecord.weights_terms`).
+
+    None (trained from scratch): "ours". Otherwise the checkpoint's card decides: the official weights' licence
+    (`license_name: mrcfa-academic`, as converted checkpoints declare) gives "official", Apache-2.0 without a custom
+    licence name (a model this package trained from scratch) gives "ours". Without a readable card, an MRCFA
+    checkpoint is taken to carry the official terms (the cautious answer) and any other model (an ImageNet MiT
+    encoder, ...) its own ("base_model").
+    """
+    if model_name_or_path is None:
+        return "ours"
+    path = Path(model_name_or_path)
+    try:
+        if path.is_dir():
+            data = ModelCard.load(path / "README.md").data if (path / "README.md").is_file() else None
+        else:
+            data = ModelCard.load(model_name_or_path, token=token, revision=revision).data
+    except Exception:  # offline, private or no card: nothing tells the terms
+        data = None
+    license_name = getattr(data, "license_name", None)
+    if license_name == WEIGHTS_LICENSE_NAME:
+        return "official"
+    if license_name == BASE_MODEL_TERMS:
+        return "base_model"
+    if getattr(data, "license", None) == "apache-2.0" and license_name is None and is_mrcfa_checkpoint:
+        return "ours"
+    return "official" if is_mrcfa_checkpoint else "base_model"
+
+
 # ------------------------------------------------------------------------------------------------------- metadata
 def model_card_data(
-    config, *, model_name: str | None = None, results: Mapping[str, float] | None = None
+    config,
+    *,
+    model_name: str | None = None,
+    results: Mapping[str, float] | None = None,
+    training: TrainingRecord | None = None,
 ) -> ModelCardData:
     """The card's metadata (see `render_model_card` for the arguments)."""
     name, _ = _split_name(model_name or default_model_name(config))
     preset = match_preset(config)
     vspw = has_vspw_labels(config)
     metrics, from_paper = _resolve_results(config, results)
+    if training is None:
+        licence = {"license": "other", "license_name": WEIGHTS_LICENSE_NAME, "license_link": WEIGHTS_LICENSE_LINK}
+        datasets = ["vspw"] if vspw else None
+        base_model = f"nvidia/mit-{preset}" if preset is not None else None
+    else:
+        licence = _training_licence(training)
+        datasets = [training.dataset_id] if training.dataset_id else None
+        base_model = training.base_model
     return ModelCardData(
         library_name="transformers",
         pipeline_tag="image-segmentation",
-        license="other",
-        license_name=WEIGHTS_LICENSE_NAME,
-        license_link=WEIGHTS_LICENSE_LINK,
-        tags=[tag for tag in TAGS if vspw or tag != "vspw"],
-        datasets=["vspw"] if vspw else None,
-        base_model=f"nvidia/mit-{preset}" if preset is not None else None,
+        **licence,
+        tags=[tag for tag in TAGS if vspw or tag != "vspw"]
+        + (["synthetic-data"] if training and training.synthetic else []),
+        datasets=datasets,
+        base_model=base_model,
         model_name=name if metrics else None,
-        eval_results=_eval_results(metrics, from_paper) or None,
-        widget=[dict(example) for example in WIDGET],
+        eval_results=_eval_results(metrics, from_paper, training) or None,
+        # The widget's examples are natural scenes: they fit VSPW's classes, not a model of other classes (e.g. the
+        # synthetic demo's), which gets none rather than misleading ones.
+        widget=[dict(example) for example in WIDGET] if vspw else None,
     )
+
+
+def _training_licence(training: TrainingRecord) -> dict:
+    if training.weights_terms == "ours":
+        return {"license": "apache-2.0"}
+    if training.weights_terms == "official":
+        return {"license": "other", "license_name": WEIGHTS_LICENSE_NAME, "license_link": WEIGHTS_LICENSE_LINK}
+    link = f"https://huggingface.co/{training.base_model}" if training.base_model else None
+    return {"license": "other", "license_name": BASE_MODEL_TERMS, "license_link": link}
 
 
 # ---------------------------------------------------------------------------------------------- template variables
@@ -318,6 +429,7 @@ def render_model_card(
     model_name: str | None = None,
     source: str | None = None,
     results: Mapping[str, float] | None = None,
+    training: TrainingRecord | None = None,
 ) -> str:
     """The Hub model card (`README.md` text) of an MRCFA model.
 
@@ -330,13 +442,20 @@ def render_model_card(
         results (`Mapping[str, float]`, *optional*): VSPW validation metrics (`mean_iou`, `mvc8`, `mvc16`, in %) to
             state instead of the paper's; `{}` gives a card without results. By default the paper's numbers are
             used for the official B0, B1, B2 and B5 VSPW models and no results for anything else.
+        training (`TrainingRecord`, *optional*): how this model was trained (by `scripts/run_vss.py`): the card then
+            describes that training, its data (`results` are measured on its eval split) and the licence its
+            weights carry, instead of presenting the model as derived from the official weights.
     """
     name, repo_id = _split_name(model_name or default_model_name(config))
     metrics, from_paper = _resolve_results(config, results)
-    data = model_card_data(config, model_name=model_name, results=results)
+    if training is not None and from_paper:  # a trained model is never described by the paper's numbers
+        metrics, from_paper = {}, False
+        results = {}
+    data = model_card_data(config, model_name=model_name, results=results, training=training)
     variables = _template_variables(
         config, name=name, repo_id=repo_id, source=source, metrics=metrics, from_paper=from_paper
     )
+    variables["training"] = training
     card = ModelCard.from_template(data, template_path=str(MODEL_CARD_TEMPLATE), **variables)
     return str(card)
 

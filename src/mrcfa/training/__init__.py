@@ -39,7 +39,8 @@ from .evaluation import (
     load_eval_videos,
     single_frame_predictions,
 )
-from .model_setup import build_model, dataset_labels, parse_config_overrides
+from .model_card import describe_training
+from .model_setup import build_model, dataset_labels, is_mrcfa_checkpoint, parse_config_overrides
 from .optimization import (
     HEAD_PREFIX,
     NO_DECAY_KEYS,
@@ -64,6 +65,8 @@ __all__ = [
     "TrainEpochDatasets",
     "WeightSyncCallback",
     "build_model",
+    "describe_training",
+    "is_mrcfa_checkpoint",
     "build_train_stream",
     "clips_per_shard",
     "dataset_labels",

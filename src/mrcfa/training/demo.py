@@ -56,6 +56,11 @@ DEMO_RECIPE = {
     "logging_steps": 50,
     "save_steps": 400,
     "save_total_limit": 2,
+    # Augmentation in one DataLoader worker beside one torch thread: the tiny model gains nothing from more threads,
+    # and one thread everywhere (the default below unless OMP_NUM_THREADS is set) makes `python` and
+    # `accelerate launch` (which sets OMP_NUM_THREADS=1) train identically on any machine.
+    "dataloader_num_workers": 1,
+    "threads": 1,
 }
 #: Where the demo writes its model when no output folder is given.
 DEMO_OUTPUT_DIR = "runs/mrcfa-synthetic-demo"
@@ -214,7 +219,8 @@ def demo_recipe(dataset_name: str | None, explicit: set[str]) -> dict:
         recipe.pop("config_overrides", None)
     if "output_dir" not in explicit:
         recipe["output_dir"] = DEMO_OUTPUT_DIR
-        recipe.setdefault("overwrite_output_dir", True)  # the demo's own folder is rewritten by every demo run
+    if os.environ.get("OMP_NUM_THREADS"):  # the user's (or accelerate's) thread count wins over the recipe's
+        recipe.pop("threads", None)
     return recipe
 
 

@@ -11,7 +11,7 @@ from transformers import PretrainedConfig
 from ..models.mrcfa.configuration_mrcfa import VSPW_CLASSES, MrcfaConfig
 from ..models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
-__all__ = ["build_model", "dataset_labels", "parse_config_overrides"]
+__all__ = ["build_model", "dataset_labels", "is_mrcfa_checkpoint", "parse_config_overrides"]
 
 
 def dataset_labels(listing) -> dict[int, str]:
@@ -72,6 +72,17 @@ def parse_config_overrides(text: str | None) -> dict:
     if unknown:
         raise ValueError(f"--config_overrides: unknown MrcfaConfig field(s) {unknown}.")
     return overrides
+
+
+def is_mrcfa_checkpoint(
+    model_name_or_path: str, *, revision: str = "main", token: str | bool | None = None, cache_dir: str | None = None
+) -> bool:
+    """Whether `model_name_or_path` (folder or Hub id) holds an MRCFA checkpoint (rather than a SegFormer / MiT
+    encoder)."""
+    config_dict, _ = PretrainedConfig.get_config_dict(
+        model_name_or_path, revision=revision, token=token, cache_dir=cache_dir
+    )
+    return config_dict.get("model_type") == MrcfaConfig.model_type
 
 
 def build_model(

@@ -4,8 +4,10 @@ whole-video evaluation."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +29,28 @@ from .optimization import get_official_poly_schedule, official_param_groups
 logger = logging.getLogger(__name__)
 
 __all__ = ["MrcfaTrainer", "resolve_resume_checkpoint"]
+
+
+class _EndlessEpochsFilter(logging.Filter):
+    """Replaces Trainer's "Num Epochs = 9,223,372,036,854,775,807" (`sys.maxsize`: what it logs for a dataset without
+    a length) by what is true of the endless clip stream."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().strip() == f"Num Epochs = {sys.maxsize:,}":
+            record.msg, record.args = "  Num Epochs = endless clip stream (max_steps decides)", None
+        return True
+
+
+@contextlib.contextmanager
+def _endless_stream_epoch_log():
+    trainer_logger = logging.getLogger("transformers.trainer")
+    log_filter = _EndlessEpochsFilter()
+    trainer_logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        trainer_logger.removeFilter(log_filter)
+
 
 # transformers 5 saves SegFormer encoders under legacy key names that only `from_pretrained` renames back.
 _RENAMES_LEGACY_KEYS = version.parse(transformers.__version__).major >= 5
@@ -90,8 +114,14 @@ class MrcfaTrainer(Trainer):
             if resume_from_checkpoint is None:
                 raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir}).")
         stream = self.train_dataset
-        if not resume_from_checkpoint or not isinstance(stream, TrainClipStream):
+        if not isinstance(stream, TrainClipStream):
             return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        with _endless_stream_epoch_log():
+            return self._train_stream(stream, resume_from_checkpoint, **kwargs)
+
+    def _train_stream(self, stream: TrainClipStream, resume_from_checkpoint: str | None, **kwargs):
+        if not resume_from_checkpoint:
+            return super().train(**kwargs)
         state = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME))
         batches = 0 if self.args.ignore_data_skip else state.global_step * self.args.gradient_accumulation_steps
         stream.start_batch = batches

@@ -12,15 +12,17 @@ import pytest
 from mrcfa.cli import COMMANDS, build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ("segment", "convert", "synthetic", "export-parquet", "cards")
+SUBCOMMANDS = ("segment", "convert", "synthetic", "export-parquet", "export-onnx", "cards", "app")
 
 # subcommand -> (an option, the default its help shows)
 DEFAULTS_SHOWN = {
-    "segment": ("--fps", "(default: 15.0)"),
+    "segment": ("--batch-size", "(default: 1)"),
     "convert": ("--num-attention-heads", "(default: 1 2 5 8"),
     "synthetic": ("--num-classes", "(default: 5)"),
     "export-parquet": ("--max-shard-mb", "(default: 500.0)"),
+    "export-onnx": ("--example-size", "(default: 128 160)"),
     "cards": ("--output-dir", "(default: model_cards)"),
+    "app": ("--max-resolution", "(default: 1920x1080)"),
 }
 
 

@@ -3,25 +3,83 @@
 
 `import mrcfa` registers the model with transformers' Auto classes (AutoConfig, AutoModel,
 AutoModelForSemanticSegmentation), the processor with AutoImageProcessor / AutoVideoProcessor, and the
-`video-semantic-segmentation` pipeline.
+`video-semantic-segmentation` pipeline (`mrcfa.register()`, idempotent).
+
+The public names below load on first use, as transformers' own do. The `mrcfa` command (and `python -m mrcfa`)
+imports this package without registering, so that `--help` and argument errors come back before torch and
+transformers are imported; its subcommands import (and so register) what they use.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
+from __future__ import annotations
 
-# without torchvision, `transformers.AutoVideoProcessor` is a dummy that raises; the module-level class works
-from transformers.models.auto.video_processing_auto import AutoVideoProcessor
-
-from .metrics import VideoSegmentationMetrics, evaluate_module_path
-from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
-from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor  # same class, former name
-from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
-from .models.mrcfa.pipeline_mrcfa import VideoSemanticSegmentationPipeline, register_pipeline
-from .models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
+import importlib
+import os
+import sys
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+#: public name -> module (relative to this package) that defines it
+_LAZY_ATTRIBUTES = {
+    "MRCFA_PRESETS": ".models.mrcfa.configuration_mrcfa",
+    "VSPW_CLASSES": ".models.mrcfa.configuration_mrcfa",
+    "MrcfaConfig": ".models.mrcfa.configuration_mrcfa",
+    "MrcfaImageProcessor": ".models.mrcfa.image_processing_mrcfa",
+    "MrcfaVideoProcessor": ".models.mrcfa.image_processing_mrcfa",  # the same class, its former name
+    "MrcfaForVideoSemanticSegmentation": ".models.mrcfa.modeling_mrcfa",
+    "MrcfaVideoSemanticSegmenterOutput": ".models.mrcfa.modeling_mrcfa",
+    "VideoSemanticSegmentationPipeline": ".models.mrcfa.pipeline_mrcfa",
+    "StreamingVideoSegmenter": ".models.mrcfa.streaming_mrcfa",
+    "segment_video": ".models.mrcfa.streaming_mrcfa",
+    "VideoSegmentationMetrics": ".metrics",
+    "evaluate_module_path": ".metrics",
+}
 
-def _register() -> None:
+#: Console scripts of this package (`setup.cfg`).
+_COMMANDS = ("mrcfa", "mrcfa-segment", "mrcfa-synthetic-vspw")
+
+__all__ = [
+    "MRCFA_PRESETS",
+    "VSPW_CLASSES",
+    "MrcfaConfig",
+    "MrcfaForVideoSemanticSegmentation",
+    "MrcfaImageProcessor",
+    "MrcfaVideoProcessor",
+    "MrcfaVideoSemanticSegmenterOutput",
+    "StreamingVideoSegmenter",
+    "VideoSegmentationMetrics",
+    "VideoSemanticSegmentationPipeline",
+    "evaluate_module_path",
+    "register",
+    "segment_video",
+]
+
+if TYPE_CHECKING:
+    from .metrics import VideoSegmentationMetrics, evaluate_module_path
+    from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, VSPW_CLASSES, MrcfaConfig
+    from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor
+    from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
+    from .models.mrcfa.pipeline_mrcfa import VideoSemanticSegmentationPipeline
+    from .models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
+
+_registered = False
+
+
+def register() -> None:
+    """Register MRCFA with transformers' Auto classes and `pipeline()` (done by `import mrcfa`; idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
+
+    # without torchvision, `transformers.AutoVideoProcessor` is a dummy that raises; the module-level class works
+    from transformers.models.auto.video_processing_auto import AutoVideoProcessor
+
+    from .models.mrcfa.configuration_mrcfa import MrcfaConfig
+    from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
+    from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
+    from .models.mrcfa.pipeline_mrcfa import register_pipeline
+
     AutoConfig.register(MrcfaConfig.model_type, MrcfaConfig, exist_ok=True)
     AutoModel.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
     AutoModelForSemanticSegmentation.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
@@ -34,21 +92,34 @@ def _register() -> None:
     AutoImageProcessor.register(MrcfaConfig, image_processor_classes=backends, exist_ok=True)
     AutoVideoProcessor.register(MrcfaConfig, video_processor_classes=backends, exist_ok=True)
     register_pipeline()
+    _registered = True
 
 
-_register()
+def __getattr__(name: str) -> Any:
+    module = _LAZY_ATTRIBUTES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    register()  # a command that deferred registration gets it with the first model name it uses
+    globals()[name] = value
+    return value
 
-__all__ = [
-    "MRCFA_PRESETS",
-    "VSPW_CLASSES",
-    "MrcfaConfig",
-    "MrcfaForVideoSemanticSegmentation",
-    "MrcfaVideoSemanticSegmenterOutput",
-    "MrcfaImageProcessor",
-    "MrcfaVideoProcessor",
-    "StreamingVideoSegmenter",
-    "VideoSemanticSegmentationPipeline",
-    "segment_video",
-    "VideoSegmentationMetrics",
-    "evaluate_module_path",
-]
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+
+
+def _started_as_command() -> bool:
+    """Whether this process is the `mrcfa` command: a console script, or `python -m mrcfa` (whose `sys.argv[0]` is
+    "-m" while it imports this package)."""
+    program = os.path.splitext(os.path.basename(sys.argv[0]))[0] if sys.argv else ""
+    if program in _COMMANDS:
+        return True
+    original = list(getattr(sys, "orig_argv", []))
+    if program != "-m" or "-m" not in original[:-1]:
+        return False
+    return original[original.index("-m") + 1].split(".")[0] == __name__
+
+
+if not _started_as_command():
+    register()

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 
 from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, MrcfaConfig
 
@@ -28,6 +29,18 @@ MIT_STRIDES = (4, 2, 2, 2)
 
 class ConversionError(ValueError):
     """The checkpoint cannot be converted (unknown keys, missing keys, shape mismatch, unreadable file)."""
+
+
+class ConfigOverrideError(ConversionError):
+    """Config overrides that the configuration rejects (alone, or with the checkpoint's inferred fields).
+
+    `fields`: the overrides the reason names (all of them when it names none); `reason`: the configuration's message.
+    """
+
+    def __init__(self, fields: dict, reason: str):
+        self.fields, self.reason = fields, reason
+        given = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+        super().__init__(f"invalid config override {given}: {reason}")
 
 
 _ENCODER_RULES = [
@@ -219,7 +232,19 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], meta: Mapping | None = 
     else:
         kwargs["num_labels"] = num_labels
     kwargs.update(overrides)
-    return MrcfaConfig(**kwargs)
+    try:
+        return MrcfaConfig(**kwargs)
+    except (StrictDataclassError, ValueError, TypeError) as err:
+        cause = err.__cause__ if isinstance(err, StrictDataclassError) and err.__cause__ is not None else err
+        reason = " ".join(str(cause).split())
+        if not overrides:
+            raise ConversionError(f"the configuration inferred from the checkpoint is invalid: {reason}") from err
+        named = {
+            name: value
+            for name, value in overrides.items()
+            if name in reason or name.removeprefix("num_").replace("_", " ") in reason
+        }
+        raise ConfigOverrideError(named or dict(overrides), reason) from err
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor], config: MrcfaConfig) -> dict[str, torch.Tensor]:
@@ -286,6 +311,12 @@ def convert_original_checkpoint(
     """
     from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
+    if output_dir is not None:  # before the (slow) conversion: nothing is written when it would fail
+        output_dir = Path(output_dir)
+        if output_dir.exists() and not output_dir.is_dir():
+            raise FileExistsError(f"output directory {output_dir} is a file: expected a new or empty folder.")
+        if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+            raise FileExistsError(f"{output_dir} is not empty; pass overwrite=True (--overwrite) to replace it.")
     state_dict, meta = load_official_checkpoint(checkpoint_path)
     config = infer_config(state_dict, meta, **config_overrides)
     converted = convert_state_dict(state_dict, config)
@@ -309,9 +340,6 @@ def convert_original_checkpoint(
     model.eval()
 
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-            raise FileExistsError(f"{output_dir} is not empty; pass overwrite=True (--overwrite) to replace it.")
         output_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(output_dir)
         if write_processor:

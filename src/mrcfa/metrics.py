@@ -92,6 +92,13 @@ def reduce_vspw_labels(mask: Any, ignore_index: int = 255) -> np.ndarray:
     return reduced
 
 
+def _host_array(values: Any) -> np.ndarray:
+    """`values` as a numpy array; torch tensors on any device (e.g. CUDA label maps) are copied to the host first."""
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
 def _nanmean(values: np.ndarray) -> float:
     """``np.nanmean`` without the "Mean of empty slice" warning (NaN when nothing is finite)."""
     values = np.asarray(values, dtype=np.float64)
@@ -285,8 +292,8 @@ class VideoSegmentationMetrics:
     # ------------------------------------------------------------------ input
 
     def _prepare(self, predictions: Any, references: Any, ndim: int, what: str) -> tuple[np.ndarray, np.ndarray]:
-        predictions = np.asarray(predictions)
-        references = np.asarray(references)
+        predictions = _host_array(predictions)
+        references = _host_array(references)
         shape_doc = "[n, H, W]" if ndim == 3 else "[H, W]"
         for name, array in (("predictions", predictions), ("references", references)):
             if array.ndim != ndim:

@@ -6,7 +6,9 @@
                                                         convert an official checkpoint
     mrcfa synthetic OUT_DIR                             write a synthetic VSPW (alias: mrcfa-synthetic-vspw)
     mrcfa export-parquet VSPW_DIR OUT_DIR               VSPW as Hub-ready Parquet shards
+    mrcfa export-onnx MODEL OUT_DIR                     streaming inference as ONNX graphs (per frame, per clip)
     mrcfa cards [--check]                               regenerate the official model cards in model_cards/
+    mrcfa app [--model MODEL] [--port N]                segment videos in the browser (--write-space DIR: a Hub Space)
 
 `mrcfa <subcommand> --help` lists each one's options and defaults. A mistake in the inputs is reported as one line
 `mrcfa <subcommand>: error: ...` with exit status 2. Each subcommand is a module of this package (`NAME`, `HELP`,
@@ -18,13 +20,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import cards, convert, export_parquet, segment, synthetic
+from . import app, cards, convert, export_onnx, export_parquet, segment, synthetic
 from ._common import HelpFormatter, add_command, run_command
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order of `mrcfa --help`.
-COMMANDS = (segment, convert, synthetic, export_parquet, cards)
+COMMANDS = (segment, convert, synthetic, export_parquet, export_onnx, cards, app)
 
 DESCRIPTION = """\
 MRCFA video semantic segmentation (ECCV 2022) on Hugging Face transformers: one subcommand per task.

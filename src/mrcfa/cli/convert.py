@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ._common import standalone_main
+from ._common import CliError, check_writable_dir, standalone_main
 
 __all__ = ["main", "run"]
 
@@ -61,22 +61,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert `args.checkpoint_path` into `args.output_dir` and print a summary; returns the exit status."""
-    from ..conversion import convert_original_checkpoint
+    from ..conversion import ConfigOverrideError, convert_original_checkpoint
 
+    if args.num_attention_heads is not None and min(args.num_attention_heads) < 1:
+        raise CliError(
+            f"--num-attention-heads {' '.join(map(str, args.num_attention_heads))}: expected 4 positive integers "
+            "(attention heads of each MiT stage; official 1 2 5 8)."
+        )
+    check_writable_dir(args.output_dir, "--output-dir")  # before reading the checkpoint: no work for nothing
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     overrides = {
         "stm_keep_ratio": args.stm_keep_ratio,
         "refinement_layout": args.refinement_layout,
         "num_attention_heads": tuple(args.num_attention_heads) if args.num_attention_heads else None,
     }
-    model = convert_original_checkpoint(
-        args.checkpoint_path,
-        args.output_dir,
-        overwrite=args.overwrite,
-        model_name=args.model_name,
-        write_model_card=not args.no_model_card,
-        **{k: v for k, v in overrides.items() if v is not None},
-    )
+    try:
+        model = convert_original_checkpoint(
+            args.checkpoint_path,
+            args.output_dir,
+            overwrite=args.overwrite,
+            model_name=args.model_name,
+            write_model_card=not args.no_model_card,
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
+    except ConfigOverrideError as err:  # name the flag, not the config field
+        given = ", ".join(
+            f"--{name.replace('_', '-')} {' '.join(map(str, value)) if isinstance(value, tuple) else value}"
+            for name, value in err.fields.items()
+        )
+        raise CliError(f"{given}: {err.reason}") from err
     params = sum(p.numel() for p in model.parameters())
     config = model.config
     print(

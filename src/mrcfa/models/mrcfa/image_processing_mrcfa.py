@@ -16,6 +16,10 @@ The official test pipeline (mmseg ``AlignedResize_clips(keep_ratio=True, size_di
 
 Float frames (any other dtype, 0-255 scale) are resized with ``F.interpolate`` bilinear, without the two uint8
 roundings (at most 1.5 grey levels from the uint8 result). No code path depends on torchvision.
+
+Float frames with NaN or infinite values raise a ``ValueError`` naming the frame. Float frames whose values all lie in
+[0, 1] look already rescaled (transformers' ``is_scaled_image``) and are warned about as transformers' image
+processors do, when the processor expects another scale (see ``MrcfaImageProcessor._check_pixel_scale``).
 """
 
 from typing import Any
@@ -32,6 +36,7 @@ from transformers.image_utils import (
     ChannelDimension,
     SizeDict,
     is_pil_image,
+    is_scaled_image,
     is_valid_image,
     make_flat_list_of_images,
     make_nested_list_of_images,
@@ -39,6 +44,7 @@ from transformers.image_utils import (
     validate_preprocess_arguments,
 )
 from transformers.processing_utils import ImagesKwargs, Unpack
+from transformers.utils import logging
 from transformers.utils.generic import to_py_obj
 
 from .image_transforms_mrcfa import (
@@ -50,6 +56,20 @@ from .image_transforms_mrcfa import (
     reduce_labels,
     resize_bilinear,
     resize_nearest,
+)
+
+logger = logging.get_logger(__name__)
+
+#: transformers' warning for already rescaled images (e.g. `image_processing_vivit.py`), word for word.
+RESCALED_TWICE_WARNING = (
+    "It looks like you are trying to rescale already rescaled images. If the input images have pixel values between 0 "
+    "and 1, set `do_rescale=False` to avoid rescaling them again."
+)
+#: The same situation without `do_rescale`: the official normalisation expects values on the 0-255 scale.
+RESCALED_INPUT_WARNING = (
+    "It looks like you are passing already rescaled images (float pixel values between 0 and 1), but this processor "
+    "expects pixel values on the 0-255 scale (its image_mean / image_std are on that scale): multiply the frames by "
+    "255, or pass `do_rescale=True, rescale_factor=255`."
 )
 
 
@@ -423,6 +443,8 @@ class MrcfaImageProcessor(PilBackend):
         for key in ("image_mean", "image_std"):  # integers (e.g. image_mean=[0, 0, 0]) although typed as float
             if isinstance(kwargs.get(key), (list, tuple)):
                 kwargs[key] = [float(v) for v in kwargs[key]]
+        if type(kwargs.get("rescale_factor")) is int:  # e.g. rescale_factor=255 for frames in [0, 1]
+            kwargs["rescale_factor"] = float(kwargs["rescale_factor"])
         try:
             validate_typed_dict(self.valid_kwargs, kwargs)
         except StrictDataclassError as error:
@@ -455,6 +477,7 @@ class MrcfaImageProcessor(PilBackend):
             raise ValueError(
                 f"All clips of a batch must have the same number of frames, got {[len(c) for c in clips]}."
             )
+        self._check_pixel_scale(clips, is_video, **kwargs)
         original_sizes = [tuple(clip.shape[-2:]) for clip in clips]
         pixel_values = self._preprocess(clips, **kwargs)
         sizes = [tuple(p.shape[-2:]) for p in pixel_values]
@@ -484,6 +507,43 @@ class MrcfaImageProcessor(PilBackend):
         elif device is not None:
             data = {key: value.to(device) for key, value in data.items()}
         return BatchFeature(data=data)
+
+    @staticmethod
+    def _check_pixel_scale(
+        clips: list[np.ndarray],
+        is_video: bool,
+        do_rescale: bool = False,
+        rescale_factor: float = 1 / 255,
+        do_normalize: bool = True,
+        image_mean=None,
+        **kwargs,
+    ) -> None:
+        """Reject float frames holding NaN or infinite values (`ValueError` naming the frame); warn, as transformers'
+        image processors do (`is_scaled_image`, `logger.warning_once`), about float frames whose values all lie in
+        [0, 1] when the processor expects another scale: with `do_rescale` (and `rescale_factor < 1`), transformers'
+        own warning; without it, when the normalisation's mean is on the 0-255 scale (the official setting). A
+        processor configured for [0, 1] inputs (`do_rescale=True, rescale_factor=255`, or a [0, 1] `image_mean` with
+        `do_rescale=False`) takes them silently. uint8 frames are never checked."""
+        scaled = False
+        for item, clip in enumerate(clips):
+            if clip.dtype == np.uint8:
+                continue
+            finite = np.isfinite(clip).reshape(len(clip), -1).all(axis=1)
+            if not finite.all():
+                frame = int(np.flatnonzero(~finite)[0])
+                if is_video:
+                    where = f"frame {frame} of {f'clip {item}' if len(clips) > 1 else 'the clip'}"
+                else:
+                    where = f"image {item}" if len(clips) > 1 else "the image"
+                raise ValueError(f"{where} has NaN or infinite pixel values: every pixel must be a finite number.")
+            scaled = scaled or any(is_scaled_image(frame) for frame in clip)
+        if not scaled:
+            return
+        if do_rescale:
+            if rescale_factor < 1:
+                logger.warning_once(RESCALED_TWICE_WARNING)
+        elif do_normalize and image_mean is not None and max(np.atleast_1d(image_mean)) > 1:
+            logger.warning_once(RESCALED_INPUT_WARNING)
 
     def _preprocess(
         self,

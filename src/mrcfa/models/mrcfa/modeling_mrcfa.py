@@ -78,7 +78,11 @@ def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index:
 
     With one channel (`C == 1`, binary segmentation) it is the binary cross-entropy with logits of that channel
     against labels 0 / 1, as transformers' `SegformerForSemanticSegmentation` computes it (same reduction).
+
+    Computed in float32 whatever the logits' dtype (bf16 / fp16 under mixed precision), resize included, as mmseg's
+    `force_fp32` losses do: a 16-bit log-softmax and mean over every pixel lose the loss's precision.
     """
+    logits = logits.float()
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
     if logits.shape[1] == 1:
@@ -141,6 +145,29 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             )
         if batch == 0:
             raise ValueError("pixel_values has an empty batch.")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"pixel_values must be a floating-point tensor of normalised frames (the processor's output), got "
+                f"{pixel_values.dtype}: preprocess raw frames with MrcfaImageProcessor, e.g. "
+                "`processor(videos=clips, return_tensors='pt')`."
+            )
+        dtype, given = self.segformer.stages[0].patch_embeddings.proj.weight.dtype, pixel_values.dtype
+        if given != dtype:  # float64 / float16 / bfloat16 input: the dtype of the weights it meets
+            pixel_values = pixel_values.to(dtype)
+        # one reduction (negligible next to the forward); skipped while tracing (torch.compile / export / jit), where
+        # the data-dependent branch would break the graph
+        if not torch.compiler.is_compiling() and not torch.jit.is_tracing():
+            finite = torch.isfinite(pixel_values)
+            if not bool(finite.all()):
+                bad = (~finite.flatten(2).all(-1)).nonzero().tolist()  # [[item, frame], ...]
+                item, frame = bad[0]
+                where = f"frame {frame} of clip {item}" if frames > 1 else f"item {item}"
+                raise ValueError(
+                    f"pixel_values has NaN or infinite values in {where}"
+                    f"{f' ({len(bad)} frames in all)' if len(bad) > 1 else ''}"
+                    f"{f' (once converted from {given} to the weights dtype {dtype})' if given != dtype else ''}: "
+                    "every value must be finite."
+                )
         return pixel_values, frames
 
     def _check_labels(self, labels: torch.Tensor, batch: int, frames: int, height: int, width: int) -> torch.Tensor:
@@ -200,7 +227,12 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         r"""
         Args:
             pixel_values (`torch.FloatTensor` of shape `[batch, frames, 3, height, width]` or `[batch, 3, height, width]`):
-                Normalised frames; `frames` is 1 or `config.num_clips` (target last).
+                Normalised frames (the processor's output); `frames` is 1 or `config.num_clips` (target last). Any
+                floating-point dtype is accepted and cast to the dtype of the model's weights (`model.dtype`: float32
+                unless the model was converted, e.g. `model.to(torch.bfloat16)`), as transformers' vision embeddings
+                do; under `torch.autocast` float32 input stays float32 and autocast picks each operation's dtype.
+                Integer tensors (uint8 frames that skipped the processor) raise a `ValueError`, and so do NaN or
+                infinite values (naming the clip and frame; not checked while tracing, e.g. under `torch.compile`).
             labels (`torch.LongTensor` of shape `[batch, frames, height, width]` (or `[batch, height, width]` for one frame), *optional*):
                 Class ids in `[0, num_labels)`, `config.semantic_loss_ignore_index` (255) for ignored pixels.
             output_affinities (`bool`, *optional*, defaults to `False`):

@@ -15,6 +15,7 @@ modules.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, fields
 
 import torch
@@ -28,6 +29,25 @@ def _resize(x: torch.Tensor, size: tuple[int, int], align_corners: bool = False)
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
+
+
+# Device types with an autocast mode (others, e.g. "meta", have none to turn off).
+_AUTOCAST_DEVICE_TYPES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla")
+
+
+def _autocast_off(x: torch.Tensor):
+    """A region where autocast (mixed precision) is off on `x`'s device: the computations inside run in the dtype
+    of their inputs, i.e. float32 once the inputs are cast with `.float()`.
+
+    Mixed precision (bf16 or fp16 autocast; docs/training.md, "Mixed precision") computes matmuls and convolutions in
+    16 bits. Three things of the head must not: the cross-frame affinities are *un-scaled* dot products (no
+    `1/sqrt(c)`, no softmax until the refined affinity), so fp16 can overflow (max 65504) and bf16 (8-bit mantissa)
+    turns nearby scores into ties that change the Selective Token Masking top-k selection; the first refinement
+    layer sees those raw values; and the softmax of the refined affinity weights the reference tokens.
+    """
+    if x.device.type not in _AUTOCAST_DEVICE_TYPES:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=x.device.type, enabled=False)
 
 
 def _tokens(x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +112,9 @@ class MrcfaSelectiveTokenMasking(nn.Module):
         self.keep_ratio = config.stm_keep_ratio
 
     def num_kept(self, num_tokens: int) -> int:
-        return max(1, int(num_tokens * self.keep_ratio))
+        # max(1, int(num_tokens * keep_ratio)); the torch.sym_* forms stay symbolic under torch.export (an ONNX export
+        # with dynamic sizes computes `s` from the input size instead of freezing the example's value)
+        return torch.sym_max(1, torch.sym_int(num_tokens * self.keep_ratio))
 
     def forward(self, affinity: torch.Tensor) -> torch.Tensor:
         """`affinity` `[B, R, N_t, N_r]` -> indices of the kept reference tokens `[B, R, s]` (sorted)."""
@@ -123,12 +145,21 @@ class MrcfaCrossFrameAffinity(nn.Module):
         self.target_projections = nn.ModuleList([nn.Linear(c, c) for c in (c4, c3, c2)])
         self.reference_projections = nn.ModuleList([nn.Linear(c, c) for c in (c4, c3, c2)])
 
+    # Under autocast the token projections run in the parameters' dtype (float32), not in 16 bits: bf16 rounding of
+    # the tokens moves the un-scaled affinity sums that Selective Token Masking ranks by about as much as the gaps
+    # between its scores (fixture A: 0.6 on ~100), and the selection flips. They are a small part of the cost.
     def target_tokens(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Target-side tokens per level: `([N, N_32, c4], [N, N_16, c3], [N, N_8, c2])`."""
-        return tuple(proj(_tokens(x)) for proj, x in zip(self.target_projections, (c4, c3, c2)))
+        dtype = self.target_projections[0].weight.dtype
+        with _autocast_off(c4):
+            return tuple(proj(_tokens(x.to(dtype))) for proj, x in zip(self.target_projections, (c4, c3, c2)))
 
     def reference_tokens(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Reference-side tokens per level, all on the 1/32 grid: `([N, N_32, c4], [N, N_32, c3], [N, N_32, c2])`."""
+        with _autocast_off(c4):
+            return self._reference_tokens(*(x.to(self.reduce_stage2.weight.dtype) for x in (c2, c3, c4)))
+
+    def _reference_tokens(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> tuple[torch.Tensor, ...]:
         maps = (c4, self.reduce_stage3(c3), self.reduce_stage2(c2))
         if not maps[0].shape[-2:] == maps[1].shape[-2:] == maps[2].shape[-2:]:
             raise ValueError(
@@ -139,8 +170,13 @@ class MrcfaCrossFrameAffinity(nn.Module):
 
     @staticmethod
     def affinity(target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        """`target` `[B, N_t, c]`, `reference` `[B, R, N_r, c]` -> affinity `[B, R, N_t, N_r]`."""
-        return torch.matmul(target.unsqueeze(1), reference.transpose(-1, -2))
+        """`target` `[B, N_t, c]`, `reference` `[B, R, N_r, c]` -> affinity `[B, R, N_t, N_r]`, float32.
+
+        Always float32, also under autocast or for a half-precision model: the un-scaled dot products would overflow
+        fp16 and lose the STM top-k order in bf16 (see `_autocast_off`).
+        """
+        with _autocast_off(target):
+            return torch.matmul(target.float().unsqueeze(1), reference.float().transpose(-1, -2))
 
 
 class MrcfaAffinityConv(nn.Conv2d):
@@ -149,11 +185,12 @@ class MrcfaAffinityConv(nn.Conv2d):
     oneDNN's direct convolution is slow for 1-2 channels over hundreds of images. On CPU, a one-input-channel
     convolution runs as a grouped (depthwise) convolution with the images as channels, and a multi-channel one in
     channels-last layout: the same function (float rounding only, ~1e-6), 3-10x faster. Parameters are those of
-    `nn.Conv2d`.
+    `nn.Conv2d`. Under `torch.export` (ONNX export) it is a plain convolution: an ONNX `Conv`'s `group` must be a
+    constant, and the number of images depends on the input size.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.shape[0] == 1:
+        if x.device.type != "cpu" or x.shape[0] == 1 or torch.compiler.is_exporting():
             return super().forward(x)
         num, in_channels, height, width = x.shape
         if in_channels == 1:
@@ -207,7 +244,17 @@ class MrcfaAffinityRefinement(nn.Module):
         )
 
     def forward(self, affinities: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        return tuple(unit(a) for unit, a in zip(self.level_units, affinities))
+        return tuple(self._refine(unit, a) for unit, a in zip(self.level_units, affinities))
+
+    @staticmethod
+    def _refine(unit: nn.Sequential, affinity: torch.Tensor) -> torch.Tensor:
+        # The raw (un-scaled) affinities can exceed fp16's range; the unit's first GroupNorm brings them back to unit
+        # scale. So, under autocast, the first convolution and GroupNorm run in the parameters' dtype (float32; a
+        # half-precision model runs them in its own dtype), the rest of the unit in mixed precision.
+        convolution, norm = unit[0], unit[1]
+        with _autocast_off(affinity):
+            refined = norm(convolution(affinity.to(convolution.weight.dtype)))
+        return unit[2:](refined)
 
 
 class MrcfaMultiScaleAggregation(nn.Module):
@@ -249,7 +296,10 @@ class MrcfaTemporalAggregation(nn.Module):
 
     def forward(self, affinity: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """`affinity` `[B, R, N_8, s]` (before softmax), kept `values` `[B, R, s, D]` -> `[B, R, D, h8, w8]`."""
-        aggregated = torch.matmul(affinity.softmax(dim=-1), values)  # [B, R, N_8, D]
+        # The softmax over the kept tokens and the weighted sum run in float32 under autocast (see `_autocast_off`);
+        # the result comes back in the values' dtype.
+        with _autocast_off(values):
+            aggregated = torch.matmul(affinity.float().softmax(dim=-1), values.float()).to(values.dtype)  # [B,R,N8,D]
         batch, refs, _, dim = aggregated.shape
         return aggregated.transpose(-1, -2).reshape(batch, refs, dim, *size)
 

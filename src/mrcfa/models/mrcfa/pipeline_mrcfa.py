@@ -11,6 +11,10 @@
 
 Underneath, `mrcfa.segment_video` streams the video: each frame is encoded once and predicted with the official
 test-time clip.
+
+A `model=` folder that does not exist reaches transformers as a Hub id, and `pipeline()` then reports the Hub's naming
+rules ("Repo id must be in the form..."): with the package, `mrcfa.hub_paths.check_model_name_or_path(model)` first
+says "no such folder, and not a Hub model id".
 """
 
 from __future__ import annotations

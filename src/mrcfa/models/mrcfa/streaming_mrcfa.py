@@ -36,7 +36,10 @@ class StreamingVideoSegmenter:
     that future clips still need (10 frames for the official offsets), whatever the video length.
 
     Args:
-        model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode by the segmenter).
+        model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode by the segmenter, moved to `device` when one
+            is given), or an object with the same streaming interface that is not an `nn.Module` (`config`,
+            `encode_frames`, `decode_head.clip_forward`, `device` and `dtype` attributes; e.g.
+            `mrcfa.onnx_runtime.OnnxStreamingModel`, the ONNX Runtime export).
         processor: an `MrcfaImageProcessor` to preprocess raw frames (PIL / numpy / tensor), or `None` when frames are
             already preprocessed `[3, H, W]` tensors (H and W divisible by 32).
         output: `"labels"` for `[H, W]` int64 label maps at the original frame size (the input size when
@@ -58,9 +61,16 @@ class StreamingVideoSegmenter:
         self.model = model.eval()
         self.processor = processor
         self.output = output
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        if self.device != next(model.parameters()).device:
-            self.model.to(self.device)
+        if isinstance(model, torch.nn.Module):
+            parameter = next(model.parameters())
+            self.device = torch.device(device) if device is not None else parameter.device
+            if self.device != parameter.device:
+                self.model.to(self.device)
+            self.dtype = parameter.dtype
+        else:  # a runner (e.g. ONNX Runtime) with its own device
+            self.device, self.dtype = torch.device(model.device), model.dtype
+            if device is not None and torch.device(device) != self.device:
+                raise ValueError(f"{type(model).__name__} runs on {self.device}, not on the requested {device}.")
         self.offsets = tuple(model.config.reference_offsets)
         self.horizon = -self.offsets[0]
         self.reset()
@@ -79,7 +89,18 @@ class StreamingVideoSegmenter:
     def _still_needed(self, frame: int, next_target: int) -> bool:
         return any(frame in test_clip_indices(t, self.offsets) for t in range(next_target, frame + self.horizon + 1))
 
+    def _reject_non_finite(self, bad: list[int]) -> None:
+        if bad:
+            bad = [self._next_index + k for k in bad]
+            raise ValueError(
+                f"frame {bad[0]} of the video has NaN or infinite pixel values"
+                f"{f' (frames {bad})' if len(bad) > 1 else ''}: every pixel must be a finite number."
+            )
+
     def _prepare(self, frames: list[Any]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        # raw frames first (the error names the frame of the video, not its place in the processor's batch), then
+        # the model's input (a processor can make infinite values, e.g. with an image_std of 0)
+        self._reject_non_finite([k for k, frame in enumerate(frames) if _has_non_finite(frame)])
         if self.processor is None:
             for frame in frames:
                 if not isinstance(frame, torch.Tensor) or frame.ndim != 3 or frame.shape[0] != 3:
@@ -95,11 +116,7 @@ class StreamingVideoSegmenter:
             sizes = [tuple(size) for size in inputs["original_sizes"].tolist()]
         finite = torch.isfinite(pixel_values).flatten(1).all(dim=1)
         if not bool(finite.all()):
-            bad = [self._next_index + k for k in (~finite).nonzero().flatten().tolist()]
-            raise ValueError(
-                f"frame {bad[0]} of the video has NaN or infinite pixel values"
-                f"{f' (frames {bad})' if len(bad) > 1 else ''}: every pixel must be a finite number."
-            )
+            self._reject_non_finite((~finite).nonzero().flatten().tolist())
         if self._input_size is None:
             self._input_size = tuple(pixel_values.shape[-2:])
         elif tuple(pixel_values.shape[-2:]) != self._input_size:
@@ -107,7 +124,7 @@ class StreamingVideoSegmenter:
                 f"frame {self._next_index} has input size {tuple(pixel_values.shape[-2:])} but earlier frames of this "
                 f"video have {self._input_size}: all frames of a video must have the same size."
             )
-        return pixel_values.to(self.device, dtype=next(self.model.parameters()).dtype), sizes
+        return pixel_values.to(self.device, dtype=self.dtype), sizes
 
     @torch.no_grad()
     def push(self, frames: list[Any]) -> list[torch.Tensor]:
@@ -158,6 +175,15 @@ class StreamingVideoSegmenter:
         return F.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0].argmax(0)
 
 
+def _has_non_finite(frame: Any) -> bool:
+    """Whether a raw frame holds NaN or infinite values (float tensors and arrays; PIL images and integers cannot)."""
+    if isinstance(frame, torch.Tensor):
+        return (frame.is_floating_point() or frame.is_complex()) and not bool(torch.isfinite(frame).all())
+    if isinstance(frame, np.ndarray):
+        return frame.dtype.kind in "fc" and not bool(np.isfinite(frame).all())
+    return False
+
+
 def segment_video(
     model: MrcfaForVideoSemanticSegmentation,
     frames: Iterable[Any],
@@ -170,7 +196,8 @@ def segment_video(
     """Segment a video; yields one result per frame, in order, as soon as it is known.
 
     Args:
-        model: an `MrcfaForVideoSemanticSegmentation`.
+        model: an `MrcfaForVideoSemanticSegmentation`, or a runner with the same streaming interface (e.g.
+            `mrcfa.onnx_runtime.OnnxStreamingModel`; see `StreamingVideoSegmenter`).
         frames: the path of a video file (PyAV), of a folder of frames or of a VSPW video folder (`origin/`), or any
             iterable of frames (a list, a generator, a decoded video of unknown length). Raw frames (PIL images,
             `[H, W, 3]` arrays) need a `processor`; with `processor=None` they must be preprocessed `[3, H, W]`

@@ -1,22 +1,43 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""Reading videos as frames: a video file (PyAV, optional), a folder of frames, a VSPW video folder, or a list."""
+"""Reading videos as frames: a video file (PyAV, optional), a folder of frames, a VSPW video folder, or a list.
+
+`iter_named_frames` / `iter_frames` read lazily; with `skip_corrupt=True` an unreadable image of a folder or an
+undecodable frame of a video file is skipped (reported through `on_skip`, by default a warning naming it) instead of
+ending the video with a `VideoReadError`, as the data loader's `skip_corrupt` does. `probe_video` gives the number of
+frames and the frame rate when the source knows them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
-__all__ = ["VideoReadError", "frame_names", "iter_frames", "to_rgb"]
+__all__ = [
+    "CorruptFrameError",
+    "VideoInfo",
+    "VideoReadError",
+    "frame_names",
+    "iter_frames",
+    "iter_named_frames",
+    "probe_video",
+    "to_rgb",
+]
 
 
 class VideoReadError(ValueError):
     """A video or one of its frames cannot be read."""
+
+
+class CorruptFrameError(VideoReadError):
+    """One frame cannot be read (an image file of a folder, a packet of a video file): `skip_corrupt` skips it."""
 
 
 def to_rgb(frame: Any) -> Image.Image:
@@ -31,7 +52,10 @@ def to_rgb(frame: Any) -> Image.Image:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
         raise VideoReadError(f"a frame must be [H, W], [H, W, 3] or [H, W, 4], got shape {array.shape}.")
     if array.dtype != np.uint8:
-        raise VideoReadError(f"frame arrays must be uint8 (0-255), got {array.dtype}.")
+        raise VideoReadError(
+            f"frame arrays must be uint8 (0-255), got {array.dtype}: convert them, or give float frames to "
+            "mrcfa.segment_video with a processor."
+        )
     return Image.fromarray(array).convert("RGB")
 
 
@@ -53,14 +77,19 @@ def frame_names(source: str | Path | list) -> list[str] | None:
     return None
 
 
-def _iter_folder(folder: Path) -> Iterator[Image.Image]:
+# Each reader yields (name, frame) or, for a frame that cannot be read, (name, VideoReadError): the caller raises it
+# or, with skip_corrupt, skips the frame. Errors that end the whole video (no file, no stream) are raised directly.
+_Item = tuple[str, "Image.Image | CorruptFrameError"]
+
+
+def _iter_folder(folder: Path) -> Iterator[_Item]:
     files = _image_files(folder)
     if not files:
         raise VideoReadError(f"no frames in {folder} (expected image files: {', '.join(sorted(IMAGE_SUFFIXES))}).")
     yield from _iter_folder_of(files)
 
 
-def _iter_video_file(path: Path) -> Iterator[Image.Image]:
+def _open_video(path: Path):
     try:
         import av
     except ImportError as err:
@@ -71,63 +100,157 @@ def _iter_video_file(path: Path) -> Iterator[Image.Image]:
         container = av.open(str(path))
     except Exception as err:  # noqa: BLE001 - PyAV raises many error types for unreadable files
         raise VideoReadError(f"cannot open video {path}: {err}") from err
-    count = 0
-    try:
-        with container:
-            if not container.streams.video:
-                raise VideoReadError(f"{path} has no video stream.")
-            for frame in container.decode(video=0):
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(f"{path} has no video stream.")
+    return container
+
+
+def _iter_video_file(path: Path) -> Iterator[_Item]:
+    container = _open_video(path)
+    count = index = 0
+    with container:
+        stream = container.streams.video[0]
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except Exception as err:  # noqa: BLE001 - the container itself is unreadable from here on
+                raise VideoReadError(f"cannot read video {path} after {count} frames: {err}") from err
+            try:
+                frames = packet.decode()  # one packet at a time, so that a corrupt one can be skipped
+            except Exception as err:  # noqa: BLE001 - PyAV raises many error types for corrupt data
+                message = f"cannot decode frame {index} of video {path} (after {count} good frames): {err}"
+                yield f"{index:05d}", CorruptFrameError(message)
+                index += 1
+                continue
+            for frame in frames:
                 count += 1
-                yield frame.to_image().convert("RGB")
-    except VideoReadError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise VideoReadError(f"cannot decode video {path} after {count} frames: {err}") from err
+                index += 1
+                yield f"{index - 1:05d}", frame.to_image().convert("RGB")
     if count == 0:
         raise VideoReadError(f"video {path} has no frames.")
 
 
-def iter_frames(source: str | Path | list | tuple, *, max_frames: int | None = None) -> Iterator[Image.Image]:
-    """Frames of a video as RGB PIL images, in order, read lazily.
+def _iter_list(frames: list | tuple) -> Iterator[_Item]:
+    for index, frame in enumerate(frames):
+        try:
+            rgb = to_rgb(frame)
+        except VideoReadError as err:
+            raise VideoReadError(f"frame {index} of the list of frames: {err}") from err
+        yield f"{index:05d}", rgb
+
+
+def iter_named_frames(
+    source: str | Path | list | tuple,
+    *,
+    max_frames: int | None = None,
+    skip_corrupt: bool = False,
+    on_skip: Callable[[str, CorruptFrameError], None] | None = None,
+) -> Iterator[tuple[str, Image.Image]]:
+    """`(name, frame)` for each frame of a video, as RGB PIL images, in order, read lazily.
 
     `source` is a video file (decoded with PyAV), a folder of frames (sorted by name), a VSPW video folder (frames in
-    `origin/`), or a list of frames (PIL images or uint8 arrays). Every frame must have the size of the first.
+    `origin/`), or a list of frames (PIL images or uint8 arrays). Every frame must have the size of the first. The
+    name is the file stem for folders, the frame's position (`00007`) for video files and lists.
+
+    Args:
+        max_frames: only the first `max_frames` frames of the source (skipped ones count).
+        skip_corrupt: skip an image file that cannot be read or a frame that cannot be decoded instead of raising
+            `CorruptFrameError` (a `VideoReadError`, which ends the video there).
+        on_skip: called with `(name, error)` for each skipped frame; by default a `UserWarning` names it.
     """
     if isinstance(source, (list, tuple)):
         if not source:
             raise VideoReadError("the list of frames is empty.")
-        frames: Iterator = (to_rgb(f) for f in source)
-        name = "the list of frames"
+        items: Iterator[_Item] = _iter_list(source)
+        what = "the list of frames"
     else:
         path = Path(source)
-        name = str(path)
+        what = str(path)
         if not path.exists():
             raise FileNotFoundError(f"input not found: {path}")
         if path.is_dir():
-            frames = _iter_folder(_frames_folder(path))
+            items = _iter_folder(_frames_folder(path))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
-            frames = _iter_folder_of([path])
+            items = _iter_folder_of([path])
         else:
-            frames = _iter_video_file(path)
+            items = _iter_video_file(path)
     size = None
-    for index, frame in enumerate(frames):
+    for index, (name, frame) in enumerate(items):
         if max_frames is not None and index >= max_frames:
             return
+        if isinstance(frame, CorruptFrameError):
+            if not skip_corrupt:
+                raise frame
+            if on_skip is not None:
+                on_skip(name, frame)
+            else:
+                warnings.warn(f"skipping frame {name}: {frame}", UserWarning, stacklevel=2)
+            continue
         if size is None:
             size = frame.size
         elif frame.size != size:
             raise VideoReadError(
-                f"frame {index} of {name} is {frame.size[0]}x{frame.size[1]} but the first frame is "
+                f"frame {index} of {what} is {frame.size[0]}x{frame.size[1]} but the first frame is "
                 f"{size[0]}x{size[1]}: all frames of a video must have the same size."
             )
+        yield name, frame
+
+
+def iter_frames(
+    source: str | Path | list | tuple, *, max_frames: int | None = None, skip_corrupt: bool = False
+) -> Iterator[Image.Image]:
+    """Frames of a video as RGB PIL images, in order, read lazily (see `iter_named_frames`)."""
+    for _, frame in iter_named_frames(source, max_frames=max_frames, skip_corrupt=skip_corrupt):
         yield frame
 
 
-def _iter_folder_of(files: list[Path]) -> Iterator[Image.Image]:
+def _iter_folder_of(files: list[Path]) -> Iterator[_Item]:
     for path in files:
         try:
             with Image.open(path) as image:
                 image.load()
-                yield to_rgb(image)
-        except (UnidentifiedImageError, OSError) as err:
-            raise VideoReadError(f"cannot read image {path}: {err}") from err
+                frame = to_rgb(image)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            error = CorruptFrameError(f"cannot read image {path}: {err}")
+            error.__cause__ = err
+            yield path.stem, error
+            continue
+        yield path.stem, frame
+
+
+class VideoInfo(NamedTuple):
+    """What a source tells about itself before decoding: `num_frames` and `fps` (`None` when unknown; folders and
+    lists have no frame rate)."""
+
+    num_frames: int | None
+    fps: Fraction | None
+
+
+def probe_video(source: str | Path | list | tuple) -> VideoInfo:
+    """The number of frames and frame rate of `source` when known without decoding it (container metadata for
+    video files; counting files for folders). Never raises for an unreadable source: `VideoInfo(None, None)`."""
+    if isinstance(source, (list, tuple)):
+        return VideoInfo(len(source), None)
+    path = Path(source)
+    if path.is_dir():
+        try:
+            return VideoInfo(len(_image_files(_frames_folder(path))), None)
+        except OSError:
+            return VideoInfo(None, None)
+    if not path.is_file() or path.suffix.lower() in IMAGE_SUFFIXES:
+        return VideoInfo(1 if path.is_file() else None, None)
+    try:
+        container = _open_video(path)
+    except VideoReadError:
+        return VideoInfo(None, None)
+    with container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        frames = int(stream.frames or 0)
+        if not frames and rate and stream.duration and stream.time_base:  # no frame count: from the duration
+            frames = round(stream.duration * stream.time_base * rate)
+        return VideoInfo(frames or None, Fraction(rate) if rate else None)

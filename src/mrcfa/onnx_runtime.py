@@ -1,0 +1,141 @@
+# Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
+"""Streaming video segmentation with ONNX Runtime (docs/deployment.md).
+
+    from mrcfa import segment_video
+    from mrcfa.onnx_runtime import OnnxStreamingModel
+
+    model = OnnxStreamingModel("mrcfa-onnx/")  # written by `mrcfa export-onnx MODEL mrcfa-onnx/`
+    for labels in segment_video(model, "video.mp4", processor=model.processor):
+        ...
+
+`OnnxStreamingModel` runs the two graphs of `mrcfa.onnx_export` behind the interface that
+`mrcfa.StreamingVideoSegmenter` uses (`config`, `encode_frames`, `decode_head.clip_forward`), so streaming, its
+frame cache and the official test clips are the same code as with the PyTorch model. Needs `onnxruntime`
+(`pip install "mrcfa[onnx]"`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+from .models.mrcfa.configuration_mrcfa import MrcfaConfig
+from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
+from .onnx_export import CLIP_INPUTS, FRAME_OUTPUTS, METADATA_FILE
+
+__all__ = ["OnnxStreamingModel"]
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise ImportError(
+            "running the ONNX export needs onnxruntime: pip install onnxruntime (or 'mrcfa[onnx]')."
+        ) from err
+    return onnxruntime
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
+
+
+class OnnxStreamingModel:
+    """The frame and clip graphs of an ONNX streaming export, usable as the `model` of `mrcfa.segment_video`.
+
+    Args:
+        directory: a folder written by `mrcfa export-onnx` / `mrcfa.onnx_export.export_streaming_onnx`.
+        providers: ONNX Runtime execution providers (default: CPU).
+        threads: intra-op threads of each session (default: ONNX Runtime's, one per core).
+        session_options: an `onnxruntime.SessionOptions` (overrides `threads`).
+
+    Attributes:
+        config: the model's `MrcfaConfig`; `processor`: the saved `MrcfaImageProcessor`, or `None` when the export
+        has none.
+    """
+
+    #: Where inputs and outputs live (ONNX Runtime takes and returns host arrays).
+    device = torch.device("cpu")
+    dtype = torch.float32
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        providers: list[Any] | None = None,
+        threads: int | None = None,
+        session_options: Any = None,
+    ):
+        ort = _import_onnxruntime()
+        self.directory = Path(directory)
+        metadata_path = self.directory / METADATA_FILE
+        if not metadata_path.is_file():
+            raise FileNotFoundError(f"{self.directory} is not an MRCFA ONNX export (no {METADATA_FILE}).")
+        self.metadata = json.loads(metadata_path.read_text())
+        if list(self.metadata["frame_outputs"]) != list(FRAME_OUTPUTS) or list(self.metadata["clip_inputs"]) != list(
+            CLIP_INPUTS
+        ):
+            raise ValueError(f"{self.directory}: unsupported export (format {self.metadata.get('format_version')}).")
+        self.config = MrcfaConfig.from_pretrained(self.directory)
+        self.processor = None
+        if (self.directory / "preprocessor_config.json").is_file():
+            from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
+
+            self.processor = MrcfaImageProcessor.from_pretrained(self.directory)
+        if session_options is None:
+            session_options = ort.SessionOptions()
+            if threads:
+                session_options.intra_op_num_threads = threads
+        providers = providers or ["CPUExecutionProvider"]
+        self.frame_session = ort.InferenceSession(
+            str(self.directory / self.metadata["frame_model"]), session_options, providers=providers
+        )
+        self.clip_session = ort.InferenceSession(
+            str(self.directory / self.metadata["clip_model"]), session_options, providers=providers
+        )
+
+    # the interface of MrcfaForVideoSemanticSegmentation that StreamingVideoSegmenter uses
+    @property
+    def decode_head(self) -> OnnxStreamingModel:
+        return self
+
+    def eval(self) -> OnnxStreamingModel:
+        return self
+
+    def encode_frames(self, pixel_values: torch.Tensor) -> tuple[MrcfaFrameFeatures, None, None]:
+        """The frame graph on frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, None, None), as `model.encode_frames`."""
+        outputs = [torch.from_numpy(o) for o in self.frame_session.run(None, {"pixel_values": _numpy(pixel_values)})]
+        named = dict(zip(FRAME_OUTPUTS, outputs))
+        features = MrcfaFrameFeatures(
+            logits=named["logits"],
+            fused_eighth=named["fused_eighth"],
+            target_tokens=tuple(named[f"target_tokens_{i}"] for i in range(3)),
+            reference_tokens=tuple(named[f"reference_tokens_{i}"] for i in range(3)),
+            value_tokens=named["value_tokens"],
+        )
+        return features, None, None
+
+    def clip_forward(
+        self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
+    ) -> SimpleNamespace:
+        """The clip graph, as `model.decode_head.clip_forward` (returns an object with `logits` `[B, C, h4, w4]`)."""
+        values = (
+            target.fused_eighth,
+            *target.target_tokens,
+            *references.reference_tokens,
+            references.value_tokens,
+        )
+        (logits,) = self.clip_session.run(None, {name: _numpy(v) for name, v in zip(CLIP_INPUTS, values)})
+        logits = torch.from_numpy(logits)
+        if tuple(logits.shape[-2:]) != tuple(size):
+            raise ValueError(f"the clip graph returned logits of size {tuple(logits.shape[-2:])}, expected {size}.")
+        return SimpleNamespace(logits=logits)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.directory)!r})"

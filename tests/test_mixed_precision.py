@@ -1,0 +1,148 @@
+"""Mixed precision (docs/training.md, "Mixed precision"): bf16 autocast and a bf16 model reproduce fixture A within
+documented tolerances with the same Selective Token Masking selection, bf16 training lowers the loss, fp16 autocast
+does not overflow on large un-scaled affinities, and `run_vss.py --bf16` trains under bf16 autocast on CPU."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_config
+
+from mrcfa import MrcfaForVideoSemanticSegmentation, segment_video
+from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaCrossFrameAffinity
+from mrcfa.models.mrcfa.video_clips_mrcfa import test_clip_indices
+
+# Fixture A (tiny B0-width model with random-like weights: median top-2 logit margin 0.11), CPU, torch 2.13, measured
+# against the official float32 outputs. bf16 autocast: max |logits error| 0.025, mean 0.0047, STM identical,
+# argmax agreement 0.982 on all pixels (rounding the *weights* to bf16 alone, with float32 arithmetic, gives 0.980:
+# the flips are near-ties of this untrained model) and 1.0 on the pixels whose reference top-2 margin exceeds 0.05.
+# bf16 model (`torch_dtype=torch.bfloat16`): 0.041, 0.0063, STM identical, agreement 0.978 / 1.0.
+BF16_AUTOCAST = {"max_abs": 0.06, "mean_abs": 0.01, "agreement": 0.97}
+BF16_MODEL = {"max_abs": 0.1, "mean_abs": 0.015, "agreement": 0.965}
+DECISIVE_MARGIN = 0.05  # pixels whose float32 top-2 logit margin exceeds twice the bf16 error: argmax must agree
+DECISIVE_AGREEMENT = 0.999
+
+
+def _full(logits, size):
+    return F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=False)
+
+
+def _check_against_fixture(out, ref_a, tolerance):
+    expected = ref_a["eval_head_out"]
+    error = (out.logits.float() - expected).abs()
+    assert error.max().item() <= tolerance["max_abs"], error.max().item()
+    assert error.mean().item() <= tolerance["mean_abs"], error.mean().item()
+    assert torch.equal(out.stm_mask, ref_a["stm_mask"].bool())  # the selection survives mixed precision
+    size = ref_a["clip"].shape[-2:]
+    agree = _full(out.logits, size).argmax(1) == ref_a["eval_pred"]
+    assert agree.float().mean().item() >= tolerance["agreement"]
+    top2 = _full(expected, size).topk(2, dim=1).values
+    decisive = (top2[:, 0] - top2[:, 1]) > DECISIVE_MARGIN
+    assert decisive.float().mean().item() > 0.5
+    assert agree[decisive].float().mean().item() >= DECISIVE_AGREEMENT
+
+
+@pytest.mark.slow
+def test_bf16_autocast_and_bf16_model_match_fixture_a(converted_a, ref_a):
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(converted_a).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(ref_a["clip"], output_affinities=True)
+    assert out.logits.dtype == torch.bfloat16
+    _check_against_fixture(out, ref_a, BF16_AUTOCAST)
+
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(converted_a, torch_dtype=torch.bfloat16).eval()
+    assert all(p.dtype == torch.bfloat16 for p in model.parameters())
+    with torch.no_grad():
+        out = model(ref_a["clip"].bfloat16(), output_affinities=True)
+    _check_against_fixture(out, ref_a, BF16_MODEL)
+
+
+@pytest.mark.slow
+def test_bf16_autocast_training_steps_lower_the_loss(converted_a, ref_a):
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(
+        converted_a, classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0
+    ).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    labels = ref_a["labels"][:, :, 0]
+    losses = []
+    for _ in range(3):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(ref_a["clip"], labels=labels).loss
+        assert loss.dtype == torch.float32  # the loss is computed in float32
+        loss.backward()
+        assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    # measured: 7.17505 (official float32 loss 7.17503), then 6.966, 6.814
+    assert abs(losses[0] - ref_a["train_loss"].item()) < 1e-3
+    assert losses[0] > losses[1] > losses[2]
+
+
+def test_fp16_autocast_does_not_overflow_on_large_affinities():
+    torch.manual_seed(0)
+    model = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
+    affinity = model.decode_head.cross_frame_affinity
+    with torch.no_grad():  # scale the level-0 projections: raw affinities beyond float16's range (65504)
+        for projection in (affinity.target_projections[0], affinity.reference_projections[0]):
+            projection.weight.mul_(200)
+            projection.bias.mul_(200)
+    clip = torch.randn(1, 4, 3, 128, 160)
+    with torch.no_grad():
+        expected = model(clip, output_affinities=True)
+        features, _, _ = model.encode_frames(clip[0])
+        raw = MrcfaCrossFrameAffinity.affinity(features.target_tokens[0][-1:], features.reference_tokens[0][None, :3])
+        assert raw.dtype == torch.float32 and raw.abs().max().item() > 65504  # would be inf in float16
+        with torch.autocast("cpu", dtype=torch.float16):
+            out = model(clip, output_affinities=True)
+    assert out.logits.dtype == torch.float16 and torch.isfinite(out.logits).all()
+    assert torch.equal(out.stm_mask, expected.stm_mask)
+    scale = expected.logits.abs().max().item()
+    assert (out.logits.float() - expected.logits).abs().max().item() <= 0.02 * scale
+
+
+def test_bf16_model_streams_like_its_clip_forward():
+    torch.manual_seed(0)
+    model = MrcfaForVideoSemanticSegmentation(tiny_config()).to(torch.bfloat16).eval()
+    frames = [torch.randn(3, 64, 96) for _ in range(11)]
+    streamed = list(segment_video(model, frames, output="logits", batch_size=2))
+    assert all(s.dtype == torch.bfloat16 for s in streamed)
+    with torch.no_grad():
+        for i in (2, 5, 10):
+            clip = torch.stack([frames[j] for j in test_clip_indices(i)])[None].bfloat16()
+            expected = model(clip).logits[0]
+            torch.testing.assert_close(streamed[i], expected, atol=2e-2, rtol=2e-2)
+    labels = list(segment_video(model, frames[:4]))
+    assert labels[0].shape == (64, 96) and labels[0].dtype == torch.int64
+
+
+def test_run_vss_bf16_trains_under_bf16_autocast(tmp_path, monkeypatch):
+    from mrcfa.data import make_synthetic_vspw
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    monkeypatch.syspath_prepend(scripts)
+    import run_vss
+
+    dataset = make_synthetic_vspw(
+        tmp_path / "vspw", seed=3, num_classes=3, height=64, width=96,
+        video_frame_counts={"train": [11, 12], "val": [10], "test": [10]},
+    )  # fmt: skip
+    seen = []
+    forward = MrcfaForVideoSemanticSegmentation.forward
+
+    def recording_forward(self, *args, **kwargs):
+        if self.training:
+            seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(MrcfaForVideoSemanticSegmentation, "forward", recording_forward)
+    tiny = "hidden_sizes=[8,16,32,32],depths=[1,1,1,1],num_attention_heads=[1,1,1,1],decoder_hidden_size=16"
+    run_vss.main([
+        "--dataset_name", str(dataset), "--output_dir", str(tmp_path / "out"),
+        "--config_name", "b0", "--config_overrides", tiny, "--crop_size", "64", "96", "--image_scale", "96", "64",
+        "--max_steps", "2", "--per_device_train_batch_size", "2", "--do_eval", "false", "--save_strategy", "no",
+        "--report_to", "none", "--disable_tqdm", "true", "--bf16",
+    ])  # fmt: skip
+    assert seen and all(state == (True, torch.bfloat16) for state in seen), seen
+    assert (tmp_path / "out" / "model.safetensors").is_file()

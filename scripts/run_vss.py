@@ -36,6 +36,7 @@ import transformers
 from transformers import TrainingArguments, set_seed
 
 from mrcfa import MrcfaImageProcessor
+from mrcfa.cli._common import check_writable_dir
 from mrcfa.data import VspwTrainTransform, list_vspw_videos
 from mrcfa.threads import configure_threads
 from mrcfa.training import (
@@ -51,7 +52,9 @@ from mrcfa.training import (
     describe_training,
     load_eval_videos,
     parse_with_demo_recipe,
+    report_usage_errors,
     resolve_resume_checkpoint,
+    usage_errors,
 )
 
 logger = logging.getLogger("run_vss")
@@ -259,158 +262,169 @@ def parse_arguments(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> dict:
     wall_start = time.time()
-    model_args, data_args, training_args, explicit = parse_arguments(argv)
-    demo = data_args.dataset_name is None
-    rank, world = training_args.process_index, training_args.world_size
+    # Everything up to training checks arguments and data: a mistake there is one line, exit status 2.
+    with usage_errors():
+        model_args, data_args, training_args, explicit = parse_arguments(argv)
+        demo = data_args.dataset_name is None
+        rank, world = training_args.process_index, training_args.world_size
 
-    # Logging: INFO on the main process, warnings elsewhere (as transformers' examples).
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-        datefmt="%H:%M:%S",
-        handlers=[logging.StreamHandler(sys.stdout)],
-    )
-    if training_args.should_log:
-        transformers.utils.logging.set_verbosity_info()
-    log_level = training_args.get_process_log_level()
-    for name in ("run_vss", "mrcfa"):
-        logging.getLogger(name).setLevel(log_level)
-    datasets.utils.logging.set_verbosity(log_level)
-    datasets.utils.logging.disable_propagation()  # datasets has its own handler: each message once
-    transformers.utils.logging.set_verbosity(log_level)
-    transformers.utils.logging.enable_default_handler()
-    transformers.utils.logging.enable_explicit_format()
-    threads = configure_threads(training_args.threads, workers=training_args.dataloader_num_workers)
-    logger.info(
-        f"process {rank}/{world}, device {training_args.device}, fp16 {training_args.fp16}, bf16 {training_args.bf16}"
-    )
-    logger.info(str(threads))
-    if demo and rank == 0:
-        print(
-            "run_vss.py: no --dataset_name, running the built-in demo (synthetic VSPW, tiny MRCFA"
-            f"{', single-frame training' if data_args.num_frames == 1 else ''}) into {training_args.output_dir}",
-            flush=True,
+        # Logging: INFO on the main process, warnings elsewhere (as transformers' examples).
+        logging.basicConfig(
+            format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+            datefmt="%H:%M:%S",
+            handlers=[logging.StreamHandler(sys.stdout)],
         )
-    if not (training_args.do_train or training_args.do_eval):
-        raise ValueError("nothing to do: --do_train and --do_eval are both false.")
-    checkpoint = resolve_resume_checkpoint(
-        training_args.output_dir,
-        training_args.resume_from_checkpoint,
-        do_train=training_args.do_train,
-        overwrite_output_dir=training_args.overwrite_output_dir,
-    )
-
-    # Data: the listing of each split used (labelled), the class names.
-    if demo:
-        with training_args.main_process_first(desc="synthetic VSPW"):
-            source = str(data_args.ensure_synthetic_vspw())
-        logger.info(f"synthetic VSPW: {source}")
-    else:
-        source = data_args.dataset_name
-    listings = {}
-    for split, needed in (
-        (data_args.train_split, training_args.do_train),
-        (data_args.eval_split, training_args.do_eval),
-    ):
-        if not needed:
-            continue
-        listings[split] = list_vspw_videos(source, split, token=model_args.token)
-        if not listings[split].labelled:
-            raise ValueError(
-                f"split {split!r} of {source!r} has no masks (labels): "
-                f"{'training' if split == data_args.train_split and training_args.do_train else 'evaluation'} needs a "
-                "labelled split (VSPW's test split has none)."
+        if training_args.should_log:
+            transformers.utils.logging.set_verbosity_info()
+        log_level = training_args.get_process_log_level()
+        for name in ("run_vss", "mrcfa"):
+            logging.getLogger(name).setLevel(log_level)
+        datasets.utils.logging.set_verbosity(log_level)
+        datasets.utils.logging.disable_propagation()  # datasets has its own handler: each message once
+        transformers.utils.logging.set_verbosity(log_level)
+        transformers.utils.logging.enable_default_handler()
+        transformers.utils.logging.enable_explicit_format()
+        threads = configure_threads(training_args.threads, workers=training_args.dataloader_num_workers)
+        logger.info(
+            f"process {rank}/{world}, device {training_args.device}, fp16 {training_args.fp16}, bf16 {training_args.bf16}"
+        )
+        logger.info(str(threads))
+        if demo and rank == 0:
+            print(
+                "run_vss.py: no --dataset_name, running the built-in demo (synthetic VSPW, tiny MRCFA"
+                f"{', single-frame training' if data_args.num_frames == 1 else ''}) into {training_args.output_dir}",
+                flush=True,
             )
-    id2label = dataset_labels(next(iter(listings.values())))
-    num_labels = len(id2label)
-
-    # Model and processor.
-    set_seed(training_args.seed)
-    model = build_model(
-        id2label,
-        model_name_or_path=model_args.model_name_or_path,
-        config_name=model_args.config_name,
-        config_overrides=model_args.config_overrides,
-        ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-        revision=model_args.revision,
-        token=model_args.token,
-        cache_dir=model_args.cache_dir,
-    )
-    config = model.config
-    if data_args.num_frames not in (1, config.num_clips):
-        raise ValueError(f"--num_frames must be 1 or the model's num_clips ({config.num_clips}).")
-    tokens = (data_args.crop_size[0] // 32) * (data_args.crop_size[1] // 32)
-    if training_args.do_train and data_args.num_frames > 1 and tokens < config.stm_top_k:
-        raise ValueError(
-            f"--crop_size {data_args.crop_size} gives {tokens} tokens at 1/32 resolution but Selective Token Masking "
-            f"needs at least stm_top_k={config.stm_top_k}: use a larger crop."
+        if not (training_args.do_train or training_args.do_eval):
+            raise ValueError("nothing to do: --do_train and --do_eval are both false.")
+        check_writable_dir(training_args.output_dir, "--output_dir")  # before any work: no partial output
+        checkpoint = resolve_resume_checkpoint(
+            training_args.output_dir,
+            training_args.resume_from_checkpoint,
+            do_train=training_args.do_train,
+            overwrite_output_dir=training_args.overwrite_output_dir,
         )
-    if config.num_labels != num_labels:
-        raise ValueError(f"the model predicts {config.num_labels} classes but the dataset has {num_labels}.")
-    if training_args.sync_bn and world > 1 and training_args.do_train:
-        if training_args.device.type == "cpu":
-            logger.warning("--sync_bn: SyncBatchNorm needs GPUs; on CPU every process keeps its own batch statistics.")
+
+        # Data: the listing of each split used (labelled), the class names.
+        if demo:
+            with training_args.main_process_first(desc="synthetic VSPW"):
+                source = str(data_args.ensure_synthetic_vspw())
+            logger.info(f"synthetic VSPW: {source}")
         else:
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    n_params = sum(p.numel() for p in model.parameters())
-    logger.info(f"model: {n_params / 1e6:.2f}M parameters, {num_labels} classes, num_clips {config.num_clips}")
-    scale = data_args.image_scale
-    processor = MrcfaImageProcessor(size={"longest_edge": max(scale), "shortest_edge": min(scale)}, size_divisor=32)
+            source = data_args.dataset_name
+        listings = {}
+        for split, needed in (
+            (data_args.train_split, training_args.do_train),
+            (data_args.eval_split, training_args.do_eval),
+        ):
+            if not needed:
+                continue
+            listings[split] = list_vspw_videos(source, split, token=model_args.token)
+            if not listings[split].labelled:
+                raise ValueError(
+                    f"split {split!r} of {source!r} has no masks (labels): "
+                    f"{'training' if split == data_args.train_split and training_args.do_train else 'evaluation'} needs a "
+                    "labelled split (VSPW's test split has none)."
+                )
+        id2label = dataset_labels(next(iter(listings.values())))
+        num_labels = len(id2label)
 
-    # Train stream (whole videos per process) and eval videos.
-    data_seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
-    load_kwargs = {"reference_offsets": config.reference_offsets, "num_classes": num_labels, "token": model_args.token}
-    train_stream = None
-    if training_args.do_train:
-        train_stream = build_train_stream(
-            source,
-            data_args.train_split,
-            listing=listings[data_args.train_split],
-            transform=VspwTrainTransform(
-                crop_size=tuple(data_args.crop_size),
-                scale=tuple(data_args.image_scale),
-                ratio_range=tuple(data_args.ratio_range),
-                cat_max_ratio=data_args.cat_max_ratio,
-                photometric=data_args.photometric_distortion,
-                seed=data_seed,
-            ),
-            batch_size=training_args.per_device_train_batch_size,
-            seed=data_seed,
-            rank=rank,
-            world_size=world,
-            repeats=data_args.repeats,
-            clips_per_video=data_args.clips_per_video,
-            **load_kwargs,
+        # Model and processor.
+        set_seed(training_args.seed)
+        model = build_model(
+            id2label,
+            model_name_or_path=model_args.model_name_or_path,
+            config_name=model_args.config_name,
+            config_overrides=model_args.config_overrides,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            revision=model_args.revision,
+            token=model_args.token,
+            cache_dir=model_args.cache_dir,
         )
-        message = f"process {rank} of {world}: {train_stream.num_shards} of {len(listings[data_args.train_split].videos)} train videos (shards)"
-        (logger.warning if world > 1 else logger.info)(message)
-    eval_ds, eval_order, n_eval_videos = None, None, None
-    if training_args.do_eval:
-        eval_order = [v.video_id for v in listings[data_args.eval_split].videos]
-        eval_ds = load_eval_videos(source, data_args.eval_split, rank=rank, world_size=world, **load_kwargs)
-        n_eval_videos = min(len(eval_order), data_args.max_eval_videos or len(eval_order))
+        config = model.config
+        if data_args.num_frames not in (1, config.num_clips):
+            raise ValueError(f"--num_frames must be 1 or the model's num_clips ({config.num_clips}).")
+        tokens = (data_args.crop_size[0] // 32) * (data_args.crop_size[1] // 32)
+        if training_args.do_train and data_args.num_frames > 1 and tokens < config.stm_top_k:
+            raise ValueError(
+                f"--crop_size {data_args.crop_size} gives {tokens} tokens at 1/32 resolution but Selective Token Masking "
+                f"needs at least stm_top_k={config.stm_top_k}: use a larger crop."
+            )
+        if config.num_labels != num_labels:
+            raise ValueError(f"the model predicts {config.num_labels} classes but the dataset has {num_labels}.")
+        if training_args.sync_bn and world > 1 and training_args.do_train:
+            if training_args.device.type == "cpu":
+                logger.warning(
+                    "--sync_bn: SyncBatchNorm needs GPUs; on CPU every process keeps its own batch statistics."
+                )
+            else:
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        n_params = sum(p.numel() for p in model.parameters())
+        logger.info(f"model: {n_params / 1e6:.2f}M parameters, {num_labels} classes, num_clips {config.num_clips}")
+        scale = data_args.image_scale
+        processor = MrcfaImageProcessor(
+            size={"longest_edge": max(scale), "shortest_edge": min(scale)}, size_divisor=32
+        )
 
-    # Trainer.
-    if training_args.ddp_find_unused_parameters is None:
-        training_args.ddp_find_unused_parameters = data_args.num_frames == 1
-    callbacks = [StepSeedCallback(training_args.seed)]
-    if training_args.check_weight_sync_steps > 0:
-        callbacks.append(WeightSyncCallback(training_args.check_weight_sync_steps))
-    training_record = describe_training(model_args, data_args, training_args, source=source)
-    trainer = MrcfaTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_stream,
-        eval_dataset=eval_ds,
-        processing_class=processor,
-        callbacks=callbacks,
-        train_collator=TrainCollator(data_args.num_frames),
-        eval_video_order=eval_order,
-        eval_single_frame=data_args.single_frame_eval,
-        eval_max_videos=data_args.max_eval_videos,
-        eval_total_videos=n_eval_videos,
-        vc_protocol=data_args.vc_protocol,
-        model_card_kwargs={"results": {}, "training": training_record},
-    )
+        # Train stream (whole videos per process) and eval videos.
+        data_seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
+        load_kwargs = {
+            "reference_offsets": config.reference_offsets,
+            "num_classes": num_labels,
+            "token": model_args.token,
+        }
+        train_stream = None
+        if training_args.do_train:
+            train_stream = build_train_stream(
+                source,
+                data_args.train_split,
+                listing=listings[data_args.train_split],
+                transform=VspwTrainTransform(
+                    crop_size=tuple(data_args.crop_size),
+                    scale=tuple(data_args.image_scale),
+                    ratio_range=tuple(data_args.ratio_range),
+                    cat_max_ratio=data_args.cat_max_ratio,
+                    photometric=data_args.photometric_distortion,
+                    seed=data_seed,
+                ),
+                batch_size=training_args.per_device_train_batch_size,
+                seed=data_seed,
+                rank=rank,
+                world_size=world,
+                repeats=data_args.repeats,
+                clips_per_video=data_args.clips_per_video,
+                **load_kwargs,
+            )
+            message = f"process {rank} of {world}: {train_stream.num_shards} of {len(listings[data_args.train_split].videos)} train videos (shards)"
+            (logger.warning if world > 1 else logger.info)(message)
+        eval_ds, eval_order, n_eval_videos = None, None, None
+        if training_args.do_eval:
+            eval_order = [v.video_id for v in listings[data_args.eval_split].videos]
+            eval_ds = load_eval_videos(source, data_args.eval_split, rank=rank, world_size=world, **load_kwargs)
+            n_eval_videos = min(len(eval_order), data_args.max_eval_videos or len(eval_order))
+
+        # Trainer.
+        if training_args.ddp_find_unused_parameters is None:
+            training_args.ddp_find_unused_parameters = data_args.num_frames == 1
+        callbacks = [StepSeedCallback(training_args.seed)]
+        if training_args.check_weight_sync_steps > 0:
+            callbacks.append(WeightSyncCallback(training_args.check_weight_sync_steps))
+        training_record = describe_training(model_args, data_args, training_args, source=source)
+        trainer = MrcfaTrainer(
+            model=model,
+            args=training_args,
+            train_dataset=train_stream,
+            eval_dataset=eval_ds,
+            processing_class=processor,
+            callbacks=callbacks,
+            train_collator=TrainCollator(data_args.num_frames),
+            eval_video_order=eval_order,
+            eval_single_frame=data_args.single_frame_eval,
+            eval_max_videos=data_args.max_eval_videos,
+            eval_total_videos=n_eval_videos,
+            vc_protocol=data_args.vc_protocol,
+            model_card_kwargs={"results": {}, "training": training_record},
+        )
 
     # Train, evaluate, save.
     results: dict = {}
@@ -453,4 +467,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(report_usage_errors(main, "run_vss.py"))

@@ -295,3 +295,21 @@ def test_demo_generates_caches_and_uses_its_synthetic_set(tmp_path):
     assert (root / ".complete").stat().st_mtime_ns == stamp  # reused, not regenerated
     run_vss.main([*args, "--output_dir", str(tmp_path / "c"), "--synthetic_shared_object_class", "false"])
     assert len(list(cache.glob("synthetic-vspw-*"))) == 2  # other generator arguments: another cached set
+
+
+def test_argument_mistakes_are_one_line_with_exit_status_2(tmp_path):
+    cases = {
+        ("--config_overrides", "stm_keep_ratio=5"): "--config_overrides 'stm_keep_ratio=5' gives an invalid MRCFA "
+        "config: stm_keep_ratio must be in (0, 1], got 5.",
+        ("--output_dir", "/proc/mrcfa-run"): "--output_dir /proc/mrcfa-run is not writable",
+        ("--model_name_or_path", str(tmp_path / "nope")): "no such folder, and not a Hub model id",
+    }
+    for args, message in cases.items():
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT), *args, "--max_steps", "1"],
+            capture_output=True, text=True, timeout=240, env=_env(1), cwd=tmp_path,
+        )  # fmt: skip
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and lines[-1].startswith("run_vss.py: error: "), proc.stderr[-2000:]
+        assert message in lines[-1] and "Traceback" not in proc.stderr, lines[-1]
+    assert not (tmp_path / "runs").exists()  # nothing written before the checks

@@ -32,6 +32,7 @@ from .demo import (
     parse_with_demo_recipe,
 )
 from .distributed import WeightSyncCallback, parameter_checksum
+from .errors import UsageError, report_usage_errors, usage_errors
 from .evaluation import (
     evaluate_videos,
     flatten_metrics,
@@ -64,8 +65,11 @@ __all__ = [
     "TrainCollator",
     "TrainEpochDatasets",
     "WeightSyncCallback",
+    "UsageError",
     "build_model",
     "describe_training",
+    "report_usage_errors",
+    "usage_errors",
     "is_mrcfa_checkpoint",
     "build_train_stream",
     "clips_per_shard",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import PretrainedConfig
 
+from ..hub_paths import check_model_name_or_path
 from ..models.mrcfa.configuration_mrcfa import VSPW_CLASSES, MrcfaConfig
 from ..models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
@@ -101,7 +103,31 @@ def build_model(
     From a checkpoint (`model_name_or_path`: an MRCFA checkpoint, or a SegFormer / MiT encoder whose MRCFA head starts
     from scratch) or from scratch (`config_name`: a preset `b0`..`b5`, default `b1`, or a config file / folder), with
     `config_overrides` (see :func:`parse_config_overrides`) applied to the config.
+
+    Mistakes raise `ValueError` with one line naming the argument: a `model_name_or_path` that is neither a folder
+    nor a Hub id, a config that fails `MrcfaConfig`'s validation (e.g. `stm_keep_ratio=5`).
     """
+    if model_name_or_path:
+        check_model_name_or_path(model_name_or_path, argument="--model_name_or_path")
+    try:
+        return _build_model(
+            id2label,
+            model_name_or_path=model_name_or_path,
+            config_name=config_name,
+            config_overrides=config_overrides,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+        )
+    except StrictDataclassError as err:  # MrcfaConfig's validation, raised as a chained exception
+        where = f"--config_overrides {config_overrides!r}" if config_overrides else "the model's config"
+        raise ValueError(f"{where} gives an invalid MRCFA config: {err.__cause__ or err}") from err
+
+
+def _build_model(
+    id2label, *, model_name_or_path, config_name, config_overrides, ignore_mismatched_sizes, revision, token, cache_dir
+) -> MrcfaForVideoSemanticSegmentation:
     num_labels = len(id2label)
     labels = {"id2label": dict(id2label), "label2id": {v: k for k, v in id2label.items()}}
     overrides = parse_config_overrides(config_overrides)

@@ -76,3 +76,16 @@ def tiny_config(**overrides):
     )
     kwargs.update(overrides)
     return MrcfaConfig(**kwargs)
+
+
+def save_tiny_model(path, *, scale=(96, 64), seed=0):
+    """Save a randomly initialised `tiny_config()` model (eval mode, `seed`) and a processor resizing to `scale`
+    (long, short side) in `path`; returns `path`."""
+    import torch
+
+    from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaImageProcessor
+
+    torch.manual_seed(seed)
+    MrcfaForVideoSemanticSegmentation(tiny_config()).eval().save_pretrained(path)
+    MrcfaImageProcessor(size={"longest_edge": scale[0], "shortest_edge": scale[1]}).save_pretrained(path)
+    return path

@@ -17,8 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
-from conftest import tiny_config
+from conftest import save_tiny_model
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -53,11 +52,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model")
-    MrcfaForVideoSemanticSegmentation(tiny_config()).eval().save_pretrained(path)
-    MrcfaImageProcessor(size={"longest_edge": 160, "shortest_edge": 96}).save_pretrained(path)
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("model"), scale=(160, 96))
 
 
 @pytest.fixture(scope="module")

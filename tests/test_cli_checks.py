@@ -13,10 +13,10 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import save_tiny_model
 from PIL import Image
 
-from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaImageProcessor
+from mrcfa import MrcfaForVideoSemanticSegmentation
 from mrcfa.cli import main
 from mrcfa.cli.segment import palette_for
 from mrcfa.hub_paths import ModelPathError, check_model_name_or_path, looks_like_hub_id
@@ -28,11 +28,7 @@ UNWRITABLE = Path("/sys/mrcfa-test")  # no process can create files in /sys (roo
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model")
-    MrcfaForVideoSemanticSegmentation(tiny_config()).eval().save_pretrained(path)
-    MrcfaImageProcessor(size={"longest_edge": 96, "shortest_edge": 64}).save_pretrained(path)
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("model"), scale=(96, 64))
 
 
 def make_frames(n, seed=0):

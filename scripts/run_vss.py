@@ -2,7 +2,7 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """Train and evaluate MRCFA video semantic segmentation with transformers' Trainer.
 
-    accelerate launch scripts/run_vss.py                  # built-in demo: synthetic VSPW, tiny MRCFA, CPU, ~5 min
+    python scripts/run_vss.py                             # built-in demo: synthetic VSPW, tiny MRCFA, CPU (README)
     python scripts/run_vss.py --num_frames 1              # the same demo with single-frame (image) training
     accelerate launch scripts/run_vss.py \\
         --dataset_name /data/VSPW_480p --model_name_or_path nvidia/mit-b1 --output_dir runs/mrcfa-b1-vspw

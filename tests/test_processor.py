@@ -560,7 +560,8 @@ def test_batches_of_different_sizes_are_padded_and_equal_each_item_alone(process
     torch.manual_seed(0)
     model = MrcfaForVideoSemanticSegmentation(tiny_config(num_clips=2, reference_offsets=[-3])).eval()
     small = MrcfaImageProcessor(size={"longest_edge": 160, "shortest_edge": 96})
-    frames = [pattern(96, 160), pattern(200, 150), pattern(50, 120)]  # -> 96x160, 128x96 (via 120x90), 64x160
+    # -> 96x160, 128x96 (via 120x90), 96x160 (via 67x160: sides rounded up to multiples of 32)
+    frames = [pattern(96, 160), pattern(200, 150), pattern(50, 120)]
     masks = [mask_pattern(*f.shape[:2]) % 7 for f in frames]
     batch = small(images=frames, segmentation_maps=masks, return_tensors="pt")
     assert batch["pixel_values"].shape == (3, 3, 128, 160) and batch["pixel_mask"].dtype == torch.int64

@@ -258,11 +258,11 @@ def _prepare_output(output: Path, overwrite: bool, files: list[Path]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Segment `args.input` (see `add_arguments`); returns the exit status."""
+    output = _check_arguments(args)  # everything that needs no model, before any work (and torch) starts
     from tqdm.auto import tqdm
 
     from ..models.mrcfa.streaming_mrcfa import segment_video
 
-    output = _check_arguments(args)  # everything that needs no model, before any work starts
     logging.getLogger("transformers").setLevel(logging.ERROR)
     if args.quiet:  # transformers' "Loading weights" bar too
         from transformers.utils import logging as hf_logging

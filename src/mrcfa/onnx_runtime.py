@@ -53,7 +53,10 @@ class OnnxStreamingModel:
         directory: a folder written by `mrcfa export-onnx` / `mrcfa.onnx_export.export_streaming_onnx`.
         providers: ONNX Runtime execution providers (default: CPU).
         threads: intra-op threads of each session (default: ONNX Runtime's, one per core).
-        session_options: an `onnxruntime.SessionOptions` (overrides `threads`).
+        allow_spinning: let ONNX Runtime's worker threads busy-wait for work between runs (its default). Off here:
+            between two graph runs streaming does PyTorch work (caching, post-processing) that spinning threads
+            would take the cores from.
+        session_options: an `onnxruntime.SessionOptions` (overrides `threads` and `allow_spinning`).
 
     Attributes:
         config: the model's `MrcfaConfig`; `processor`: the saved `MrcfaImageProcessor`, or `None` when the export
@@ -70,6 +73,7 @@ class OnnxStreamingModel:
         *,
         providers: list[Any] | None = None,
         threads: int | None = None,
+        allow_spinning: bool = False,
         session_options: Any = None,
     ):
         ort = _import_onnxruntime()
@@ -92,6 +96,7 @@ class OnnxStreamingModel:
             session_options = ort.SessionOptions()
             if threads:
                 session_options.intra_op_num_threads = threads
+            session_options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         providers = providers or ["CPUExecutionProvider"]
         self.frame_session = ort.InferenceSession(
             str(self.directory / self.metadata["frame_model"]), session_options, providers=providers

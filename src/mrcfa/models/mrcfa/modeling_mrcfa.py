@@ -199,16 +199,21 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         as_target: bool = True,
         as_reference: bool = True,
         output_attentions: bool = False,
+        frame_logits: bool = True,
     ):
         """Encoder + per-frame head for frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, fused map, encoder output).
 
-        Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once.
+        Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once
+        (and leaves out the per-frame logits, `frame_logits=False`, of frames it predicts with a clip).
         """
         encoder_outputs = self.segformer(
             pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
         )
         features, fused = self.decode_head.frame_features(
-            tuple(encoder_outputs.hidden_states), as_target=as_target, as_reference=as_reference
+            tuple(encoder_outputs.hidden_states),
+            as_target=as_target,
+            as_reference=as_reference,
+            frame_logits=frame_logits,
         )
         return features, fused, encoder_outputs
 

@@ -74,7 +74,7 @@ class MrcfaFrameDecoder(nn.Module):
         self.linear_projections = nn.ModuleList([nn.Linear(size, dim) for size in config.hidden_sizes])
         self.linear_fuse = nn.Conv2d(dim * len(config.hidden_sizes), dim, kernel_size=1, bias=False)
         self.batch_norm = nn.BatchNorm2d(dim)
-        self.activation = nn.ReLU()
+        self.activation = nn.ReLU(inplace=True)  # on the BatchNorm output, which BatchNorm's backward does not need
         self.dropout = nn.Dropout2d(config.classifier_dropout_prob)
         self.classifier = nn.Conv2d(dim, config.num_labels, kernel_size=1)
 
@@ -90,7 +90,9 @@ class MrcfaFrameDecoder(nn.Module):
             weight = block @ projection.weight  # [D, C_i]
             bias = block @ projection.bias  # [D]
             stage_map = _resize(F.conv2d(features, weight[:, :, None, None], bias), size)
-            fused = stage_map if fused is None else fused + stage_map
+            # in place: `fused` is a fresh convolution / upsampling output that nothing else holds (saves allocating
+            # and first-touching a new 1/4-resolution map per stage)
+            fused = stage_map if fused is None else fused.add_(stage_map)
         return self.activation(self.batch_norm(fused))
 
     def classify(self, fused: torch.Tensor) -> torch.Tensor:
@@ -194,14 +196,22 @@ class MrcfaAffinityConv(nn.Conv2d):
             return super().forward(x)
         num, in_channels, height, width = x.shape
         if in_channels == 1:
-            out = F.conv2d(
-                x.reshape(1, num, height, width),
-                self.weight.repeat(num, 1, 1, 1),
-                self.bias.repeat(num) if self.bias is not None else None,
-                padding=self.padding,
-                groups=num,
-            )
-            return out.reshape(num, self.out_channels, height, width)
+            # one depthwise convolution per output channel (oneDNN's depthwise kernel with a channel multiplier > 1 is
+            # 2-4x slower than two plain depthwise passes), stacked into `[num, out_channels, h, w]`
+            images = x.reshape(1, num, height, width)
+            outs = [
+                F.conv2d(
+                    images,
+                    self.weight[o : o + 1].expand(num, -1, -1, -1),
+                    self.bias[o : o + 1].expand(num) if self.bias is not None else None,
+                    padding=self.padding,
+                    groups=num,
+                )
+                for o in range(self.out_channels)
+            ]
+            if len(outs) == 1:
+                return outs[0].reshape(num, 1, height, width)
+            return torch.stack(outs, dim=2).reshape(num, self.out_channels, height, width)
         return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
@@ -212,7 +222,7 @@ def _refinement_unit(layers: list[tuple[int, int, int]]) -> nn.Sequential:
         modules += [
             MrcfaAffinityConv(in_channels, out_channels, kernel_size=kernel, padding=kernel // 2),
             nn.GroupNorm(1, out_channels),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),  # on the GroupNorm output, which GroupNorm's backward does not need
         ]
     return nn.Sequential(*modules)
 
@@ -273,7 +283,9 @@ class MrcfaMultiScaleAggregation(nn.Module):
     def forward(self, refined: tuple[torch.Tensor, ...]) -> torch.Tensor:
         mixed = refined[0]
         for finer, unit in zip(refined[1:], self.mix_units):
-            mixed = unit(_resize(mixed, finer.shape[-2:], align_corners=True) + finer)
+            upsampled = _resize(mixed, finer.shape[-2:], align_corners=True)
+            # in place into the fresh upsampled map (not into `mixed` itself when no upsampling was needed)
+            mixed = unit(upsampled.add_(finer) if upsampled is not mixed else upsampled + finer)
         return mixed
 
 
@@ -298,10 +310,14 @@ class MrcfaTemporalAggregation(nn.Module):
         """`affinity` `[B, R, N_8, s]` (before softmax), kept `values` `[B, R, s, D]` -> `[B, R, D, h8, w8]`."""
         # The softmax over the kept tokens and the weighted sum run in float32 under autocast (see `_autocast_off`);
         # the result comes back in the values' dtype.
+        # Computed transposed, `values^T @ softmax(affinity)^T` `[B, R, D, N8]`: the affinity comes from the refinement
+        # as `[B, R, s, N8]` (`affinity` is its transposed view) and the result is wanted as `[B, R, D, h8, w8]`, so
+        # neither side needs a layout copy.
         with _autocast_off(values):
-            aggregated = torch.matmul(affinity.float().softmax(dim=-1), values.float()).to(values.dtype)  # [B,R,N8,D]
-        batch, refs, _, dim = aggregated.shape
-        return aggregated.transpose(-1, -2).reshape(batch, refs, dim, *size)
+            weights = affinity.transpose(-1, -2).float().softmax(dim=-2)  # [B, R, s, N8]
+            aggregated = torch.matmul(values.float().transpose(-1, -2), weights).to(values.dtype)  # [B, R, D, N8]
+        batch, refs, dim, _ = aggregated.shape
+        return aggregated.reshape(batch, refs, dim, *size)
 
 
 class MrcfaEnsembleDecoders(nn.Module):
@@ -320,13 +336,17 @@ class MrcfaEnsembleDecoders(nn.Module):
         self.target_decoder = nn.Sequential(nn.Dropout2d(p), nn.Conv2d(dim, classes, 1))
 
     def forward(
-        self, aggregated: torch.Tensor, target_eighth: torch.Tensor, size: tuple[int, int]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, aggregated: torch.Tensor, target_eighth: torch.Tensor, size: tuple[int, int], references: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`aggregated` `[B, R, D, h8, w8]`, target `F8` `[B, D, h8, w8]` ->
-        (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`)."""
-        references = torch.stack(
-            [_resize(decoder(aggregated[:, r]), size) for r, decoder in enumerate(self.reference_decoders)], dim=1
-        )
+        (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`, or `None` when `references` is False:
+        the target prediction does not depend on them)."""
+        if references:
+            references = torch.stack(
+                [_resize(decoder(aggregated[:, r]), size) for r, decoder in enumerate(self.reference_decoders)], dim=1
+            )
+        else:
+            references = None
         mean_reference = aggregated.sum(dim=1) / aggregated.shape[1]
         target = _resize(self.target_decoder(mean_reference + target_eighth), size)
         return target, references
@@ -379,7 +399,7 @@ class MrcfaClipOutput:
     """Per-clip outputs of the head (eval semantics; all at the 1/4 grid except the affinity at 1/8)."""
 
     logits: torch.Tensor  # [B, C, h4, w4]: the ensemble prediction for the target frame
-    reference_logits: torch.Tensor  # [B, R, C, h4, w4]
+    reference_logits: torch.Tensor | None  # [B, R, C, h4, w4] (None when not asked for)
     stm_indices: torch.Tensor  # [B, R, s]: kept reference tokens (sorted)
     affinity: torch.Tensor  # [B, R, N8, s]: refined affinity before the softmax
 
@@ -399,15 +419,21 @@ class MrcfaHead(nn.Module):
         self.ensemble = MrcfaEnsembleDecoders(config)
 
     def frame_features(
-        self, hidden_states: tuple[torch.Tensor, ...], *, as_target: bool = True, as_reference: bool = True
+        self,
+        hidden_states: tuple[torch.Tensor, ...],
+        *,
+        as_target: bool = True,
+        as_reference: bool = True,
+        frame_logits: bool = True,
     ) -> tuple[MrcfaFrameFeatures, torch.Tensor]:
         """Everything the head computes per frame, from the encoder maps `c1..c4` `[N, hidden_sizes[i], h_i, w_i]`.
 
-        Returns the features and the fused map `F` `[N, D, H/4, W/4]` (before dropout).
+        Returns the features and the fused map `F` `[N, D, H/4, W/4]` (before dropout). With `frame_logits=False` the
+        per-frame logits are left out (`logits` is None; streaming needs them only for frames predicted alone).
         """
         c1, c2, c3, c4 = hidden_states
         fused = self.frame_decoder.fuse(hidden_states)
-        features = MrcfaFrameFeatures(logits=self.frame_decoder.classify(fused))
+        features = MrcfaFrameFeatures(logits=self.frame_decoder.classify(fused) if frame_logits else None)
         if as_target or as_reference:
             h4, w4 = fused.shape[-2:]
             features.fused_eighth = _resize(fused, (h4 // 2, w4 // 2))
@@ -419,7 +445,12 @@ class MrcfaHead(nn.Module):
         return features, fused
 
     def clip_forward(
-        self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
+        self,
+        target: MrcfaFrameFeatures,
+        references: MrcfaFrameFeatures,
+        size: tuple[int, int],
+        *,
+        reference_logits: bool = True,
     ) -> MrcfaClipOutput:
         """The temporal part for a batch of clips.
 
@@ -427,6 +458,7 @@ class MrcfaHead(nn.Module):
             target: target-side features of the target frames (leading dim `B`).
             references: reference-side features of the reference frames (leading dims `[B, R]`).
             size: the 1/4 grid `(H/4, W/4)`.
+            reference_logits: whether to compute the reference decoders' logits (streaming only needs the target's).
         """
         q0, q1, q2 = target.target_tokens
         k0, k1, k2 = references.reference_tokens
@@ -454,5 +486,5 @@ class MrcfaHead(nn.Module):
         affinity = refined.reshape(batch, refs, num_kept, h8 * w8).transpose(-1, -2)  # [B, R, N8, s]
 
         aggregated = self.temporal_aggregation(affinity, select(references.value_tokens), (h8, w8))
-        logits, reference_logits = self.ensemble(aggregated, target.fused_eighth, size)
+        logits, reference_logits = self.ensemble(aggregated, target.fused_eighth, size, references=reference_logits)
         return MrcfaClipOutput(logits=logits, reference_logits=reference_logits, stm_indices=kept, affinity=affinity)

@@ -133,10 +133,15 @@ class StreamingVideoSegmenter:
             return []
         pixel_values, sizes = self._prepare(frames)
         first = self._next_index
-        features, _, _ = self.model.encode_frames(pixel_values)
+        indices = list(range(first, first + len(frames)))
+        if isinstance(self.model, torch.nn.Module):
+            # the per-frame logits serve only the frames predicted alone (the first ones of a video)
+            alone = any(len(test_clip_indices(index, self.offsets)) == 1 for index in indices)
+            features, _, _ = self.model.encode_frames(pixel_values, frame_logits=alone)
+        else:  # a runner (e.g. ONNX Runtime) computes them always
+            features, _, _ = self.model.encode_frames(pixel_values)
         for k in range(len(frames)):
             self._cache[first + k] = features.index(k)
-        indices = list(range(first, first + len(frames)))
         self._next_index = first + len(frames)
 
         logits: dict[int, torch.Tensor] = {}
@@ -152,8 +157,8 @@ class StreamingVideoSegmenter:
         for index, clip in clip_targets:
             target = MrcfaFrameFeatures.stack([self._cache[index]])
             references = MrcfaFrameFeatures.stack([MrcfaFrameFeatures.stack([self._cache[j] for j in clip[:-1]])])
-            size = tuple(target.logits.shape[-2:])
-            logits[index] = self.model.decode_head.clip_forward(target, references, size).logits[0]
+            size = (2 * target.fused_eighth.shape[-2], 2 * target.fused_eighth.shape[-1])  # the 1/4 grid
+            logits[index] = self._clip_logits(target, references, size)
 
         for frame in list(self._cache):
             if not self._still_needed(frame, self._next_index):
@@ -164,6 +169,14 @@ class StreamingVideoSegmenter:
                     reference_tokens=cached.reference_tokens, value_tokens=cached.value_tokens
                 )
         return [self._finish(logits[i], size) for i, size in zip(indices, sizes)]
+
+    def _clip_logits(
+        self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
+    ) -> torch.Tensor:
+        head = self.model.decode_head
+        if isinstance(self.model, torch.nn.Module):  # only the target's logits are used: skip the reference decoders
+            return head.clip_forward(target, references, size, reference_logits=False).logits[0]
+        return head.clip_forward(target, references, size).logits[0]
 
     def _finish(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         if self.output == "logits":

@@ -34,7 +34,7 @@ from ..threads import configure_threads
 from ..visualization import draw_legend, frame_legend, overlay_frame, preview_image
 from ._common import CliError, check_device, check_writable_dir, check_writable_file, standalone_main
 
-__all__ = ["OverlayVideoWriter", "colorize", "legend_entries", "load_model", "main", "overlay", "palette_for", "run"]
+__all__ = ["OverlayVideoWriter", "colorize", "legend_entries", "load_model", "main", "palette_for", "run"]
 
 NAME = "segment"
 HELP = "segment a video (file, folder of frames or VSPW video folder) with an MRCFA model"
@@ -65,13 +65,6 @@ def colorize(labels: np.ndarray, palette: np.ndarray) -> Image.Image:
     flat[: len(palette)] = palette
     image.putpalette(flat.flatten().tolist())
     return image
-
-
-def overlay(frame: Image.Image, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """`[H, W, 3]` uint8: the frame blended with the colours of its `[H, W]` label map (`alpha`: weight of the colour)."""
-    rgb = np.asarray(frame, dtype=np.float32)
-    colour = palette[labels].astype(np.float32)
-    return (rgb * (1 - alpha) + colour * alpha).round().astype(np.uint8)
 
 
 def legend_entries(counts: np.ndarray, id2label: dict, palette: np.ndarray) -> list[dict]:

@@ -24,38 +24,19 @@ Evaluation runs on whole validation videos, each frame predicted from its offici
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 
-import datasets
-import torch
-import transformers
-from transformers import TrainingArguments, set_seed
+from transformers import TrainingArguments  # imports torch: the floor of this script's start-up (~3 s)
 
-from mrcfa import MrcfaImageProcessor
-from mrcfa.cli._common import check_writable_dir
-from mrcfa.data import VspwTrainTransform, list_vspw_videos
-from mrcfa.threads import configure_threads
-from mrcfa.training import (
-    DEMO_OUTPUT_DIR,
-    MrcfaTrainer,
-    StepSeedCallback,
-    SyntheticVspwArguments,
-    TrainCollator,
-    WeightSyncCallback,
-    build_model,
-    build_train_stream,
-    dataset_labels,
-    describe_training,
-    load_eval_videos,
-    parse_with_demo_recipe,
-    report_usage_errors,
-    resolve_resume_checkpoint,
-    usage_errors,
-)
+# Only what the arguments need is imported here; the data, model and Trainer pieces are imported in `main` once the
+# arguments are checked, so that --help and a mistaken argument come back without paying for them.
+from mrcfa.training.demo import DEMO_OUTPUT_DIR, SyntheticVspwArguments, parse_with_demo_recipe
+from mrcfa.training.errors import report_usage_errors, usage_errors
 
 logger = logging.getLogger("run_vss")
 
@@ -237,9 +218,12 @@ class MrcfaTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         if self.report_to == "auto" or self.report_to == ["auto"]:
-            from transformers.integrations import is_tensorboard_available
+            # the test of transformers.integrations.is_tensorboard_available, whose module imports the modeling
+            # code (~3 s before an argument error could be reported)
+            tensorboard = any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX"))
+            self.report_to = "tensorboard" if tensorboard else "none"
+        import torch  # already imported by transformers.training_args
 
-            self.report_to = "tensorboard" if is_tensorboard_available() else "none"
         if not self.use_cpu and not torch.cuda.is_available():
             # accelerate launch --multi_gpu on a machine without GPUs: CPU processes with gloo
             self.use_cpu = True
@@ -265,6 +249,31 @@ def main(argv: list[str] | None = None) -> dict:
     # Everything up to training checks arguments and data: a mistake there is one line, exit status 2.
     with usage_errors():
         model_args, data_args, training_args, explicit = parse_arguments(argv)
+
+        import datasets
+        import torch
+        import transformers
+        from transformers import set_seed
+
+        import mrcfa
+        from mrcfa import MrcfaImageProcessor
+        from mrcfa.cli._common import check_writable_dir
+        from mrcfa.data import VspwTrainTransform, list_vspw_videos
+        from mrcfa.threads import configure_threads
+        from mrcfa.training import (
+            MrcfaTrainer,
+            StepSeedCallback,
+            TrainCollator,
+            WeightSyncCallback,
+            build_model,
+            build_train_stream,
+            dataset_labels,
+            describe_training,
+            load_eval_videos,
+            resolve_resume_checkpoint,
+        )
+
+        mrcfa.register()  # Auto classes and pipeline: `import mrcfa` leaves it to this script (mrcfa._COMMANDS)
         demo = data_args.dataset_name is None
         rank, world = training_args.process_index, training_args.world_size
 

@@ -7,7 +7,8 @@ AutoModelForSemanticSegmentation), the processor with AutoImageProcessor / AutoV
 
 The public names below load on first use, as transformers' own do. The `mrcfa` command (and `python -m mrcfa`)
 imports this package without registering, so that `--help` and argument errors come back before torch and
-transformers are imported; its subcommands import (and so register) what they use.
+transformers are imported; its subcommands import (and so register) what they use. `scripts/run_vss.py` does the
+same and calls `register()` once its arguments are checked.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ _LAZY_ATTRIBUTES = {
     "evaluate_module_path": ".metrics",
 }
 
-#: Console scripts of this package (`setup.cfg`).
-_COMMANDS = ("mrcfa", "mrcfa-segment", "mrcfa-synthetic-vspw")
+#: Programs that register on first use rather than on import: this package's console scripts (`setup.cfg`) and the
+#: training script `scripts/run_vss.py`, which calls `register()` itself once its arguments are checked.
+_COMMANDS = ("mrcfa", "mrcfa-segment", "mrcfa-synthetic-vspw", "run_vss")
 
 __all__ = [
     "MRCFA_PRESETS",

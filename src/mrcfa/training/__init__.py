@@ -11,85 +11,69 @@
 * `demo`: the built-in demo recipe and its cached synthetic VSPW.
 
 `scripts/run_vss.py` is the command line over these pieces.
+
+The names below load on first use (as in `mrcfa.data`), so that a script can import the argument pieces
+(`SyntheticVspwArguments`, `parse_with_demo_recipe`, `usage_errors`) without `datasets` or the Trainer.
 """
 
-from .clip_stream import (
-    TrainClipStream,
-    TrainCollator,
-    TrainEpochDatasets,
-    build_train_stream,
-    clips_per_shard,
-    make_train_dataloader,
-)
-from .demo import (
-    DEMO_CONFIG_OVERRIDES,
-    DEMO_OUTPUT_DIR,
-    DEMO_RECIPE,
-    SyntheticVspwArguments,
-    default_cache_dir,
-    demo_recipe,
-    ensure_synthetic_vspw,
-    parse_with_demo_recipe,
-)
-from .distributed import WeightSyncCallback, parameter_checksum
-from .errors import UsageError, report_usage_errors, usage_errors
-from .evaluation import (
-    evaluate_videos,
-    flatten_metrics,
-    gather_video_metrics,
-    load_eval_videos,
-    single_frame_predictions,
-)
-from .model_card import describe_training
-from .model_setup import build_model, dataset_labels, is_mrcfa_checkpoint, parse_config_overrides
-from .optimization import (
-    HEAD_PREFIX,
-    NO_DECAY_KEYS,
-    get_official_poly_schedule,
-    official_param_groups,
-    official_poly_factor,
-)
-from .seeding import StepSeedCallback, seed_from, step_seed
-from .trainer import MrcfaTrainer, resolve_resume_checkpoint
+from __future__ import annotations
 
-__all__ = [
-    "DEMO_CONFIG_OVERRIDES",
-    "DEMO_OUTPUT_DIR",
-    "DEMO_RECIPE",
-    "HEAD_PREFIX",
-    "NO_DECAY_KEYS",
-    "MrcfaTrainer",
-    "StepSeedCallback",
-    "SyntheticVspwArguments",
-    "TrainClipStream",
-    "TrainCollator",
-    "TrainEpochDatasets",
-    "WeightSyncCallback",
-    "UsageError",
-    "build_model",
-    "describe_training",
-    "report_usage_errors",
-    "usage_errors",
-    "is_mrcfa_checkpoint",
-    "build_train_stream",
-    "clips_per_shard",
-    "dataset_labels",
-    "default_cache_dir",
-    "demo_recipe",
-    "ensure_synthetic_vspw",
-    "evaluate_videos",
-    "flatten_metrics",
-    "gather_video_metrics",
-    "load_eval_videos",
-    "get_official_poly_schedule",
-    "make_train_dataloader",
-    "official_param_groups",
-    "official_poly_factor",
-    "parameter_checksum",
-    "parse_config_overrides",
-    "parse_with_demo_recipe",
-    "resolve_resume_checkpoint",
-    "seed_from",
-    "single_frame_predictions",
-    "step_seed",
-]
+import importlib
+from typing import Any
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "TrainClipStream": ".clip_stream",
+    "TrainCollator": ".clip_stream",
+    "TrainEpochDatasets": ".clip_stream",
+    "build_train_stream": ".clip_stream",
+    "clips_per_shard": ".clip_stream",
+    "make_train_dataloader": ".clip_stream",
+    "DEMO_CONFIG_OVERRIDES": ".demo",
+    "DEMO_OUTPUT_DIR": ".demo",
+    "DEMO_RECIPE": ".demo",
+    "SyntheticVspwArguments": ".demo",
+    "default_cache_dir": ".demo",
+    "demo_recipe": ".demo",
+    "ensure_synthetic_vspw": ".demo",
+    "parse_with_demo_recipe": ".demo",
+    "WeightSyncCallback": ".distributed",
+    "parameter_checksum": ".distributed",
+    "UsageError": ".errors",
+    "report_usage_errors": ".errors",
+    "usage_errors": ".errors",
+    "evaluate_videos": ".evaluation",
+    "flatten_metrics": ".evaluation",
+    "gather_video_metrics": ".evaluation",
+    "load_eval_videos": ".evaluation",
+    "single_frame_predictions": ".evaluation",
+    "describe_training": ".model_card",
+    "build_model": ".model_setup",
+    "dataset_labels": ".model_setup",
+    "is_mrcfa_checkpoint": ".model_setup",
+    "parse_config_overrides": ".model_setup",
+    "HEAD_PREFIX": ".optimization",
+    "NO_DECAY_KEYS": ".optimization",
+    "get_official_poly_schedule": ".optimization",
+    "official_param_groups": ".optimization",
+    "official_poly_factor": ".optimization",
+    "StepSeedCallback": ".seeding",
+    "seed_from": ".seeding",
+    "step_seed": ".seeding",
+    "MrcfaTrainer": ".trainer",
+    "resolve_resume_checkpoint": ".trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

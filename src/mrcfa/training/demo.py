@@ -252,7 +252,11 @@ def parse_with_demo_recipe(dataclass_types: Sequence[type], argv: list[str]) -> 
     # What was given explicitly: argparse leaves the attributes already in the namespace alone unless given.
     unset = object()
     names = [f.name for t in dataclass_types for f in dataclasses.fields(t)]
-    namespace, _ = parser.parse_known_args(argv, namespace=argparse.Namespace(**dict.fromkeys(names, unset)))
+    namespace, unknown = parser.parse_known_args(argv, namespace=argparse.Namespace(**dict.fromkeys(names, unset)))
+    if unknown:
+        # HfArgumentParser says so too, but only after building the dataclasses: TrainingArguments' __post_init__
+        # imports transformers' modeling code (seconds) before that message could be printed
+        raise ValueError(f"unrecognized arguments: {' '.join(unknown)} (see --help).")
     given = {name: value for name, value in vars(namespace).items() if value is not unset}
     explicit = set(given)
     recipe = demo_recipe(given.get("dataset_name"), explicit)

@@ -14,7 +14,6 @@ import copy
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 from transformers import SegformerModel, SegformerPreTrainedModel
 from transformers.utils import ModelOutput
 from transformers.utils.output_capturing import (
@@ -24,6 +23,7 @@ from transformers.utils.output_capturing import (
 )
 
 from .configuration_mrcfa import MrcfaConfig
+from .loss_mrcfa import mean_cross_entropy
 from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
 
 AUTO_MAP = {
@@ -70,27 +70,6 @@ class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
     affinity: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
-
-
-def mean_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
-    """Cross-entropy of `logits` `[N, C, h, w]` (resized bilinearly to the labels' size) against `labels` `[N, H, W]`,
-    averaged over **all** pixels, ignored ones included (they contribute 0): mmseg's reduction.
-
-    With one channel (`C == 1`, binary segmentation) it is the binary cross-entropy with logits of that channel
-    against labels 0 / 1, as transformers' `SegformerForSemanticSegmentation` computes it (same reduction).
-
-    Computed in float32 whatever the logits' dtype (bf16 / fp16 under mixed precision), resize included, as mmseg's
-    `force_fp32` losses do: a 16-bit log-softmax and mean over every pixel lose the loss's precision.
-    """
-    logits = logits.float()
-    if logits.shape[-2:] != labels.shape[-2:]:
-        logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-    if logits.shape[1] == 1:
-        valid = (labels != ignore_index).to(logits.dtype)
-        target = labels.to(logits.dtype) * valid  # ignored pixels: any value, they are masked out
-        loss = F.binary_cross_entropy_with_logits(logits[:, 0], target, reduction="none")
-        return (loss * valid).mean()
-    return F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none").mean()
 
 
 class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):

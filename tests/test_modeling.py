@@ -465,3 +465,38 @@ def test_pixel_mask_errors():
         model(pixel_values, pixel_mask=per_frame)
     with pytest.raises(ValueError, match="not supported"):
         model(pixel_values, pixel_mask=mask, output_affinities=True)
+
+
+@pytest.mark.parametrize("layer", [(1, 1, 3), (1, 2, 3), (1, 1, 5), (2, 2, 3), (2, 1, 3)])
+def test_affinity_convolution_cpu_kernels_equal_the_plain_convolution(layer):
+    """The depthwise formulation of the refinement convolutions (CPU) computes nn.Conv2d's function and gradients,
+    and returns a standard contiguous tensor (a channels-last one-channel map sends GroupNorm to a slow kernel)."""
+    from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaAffinityConv
+
+    in_channels, out_channels, kernel = layer
+    torch.manual_seed(0)
+    conv = MrcfaAffinityConv(in_channels, out_channels, kernel, padding=kernel // 2)
+    x = torch.randn(37, in_channels, 12, 20, requires_grad=True)
+    out, expected = conv(x), torch.nn.Conv2d.forward(conv, x)
+    assert out.shape == expected.shape and out.is_contiguous() and out.stride() == expected.contiguous().stride()
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    grad = torch.randn_like(out)
+    actual_grads = torch.autograd.grad(out, (x, conv.weight, conv.bias), grad)
+    expected_grads = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
+    for a, e in zip(actual_grads, expected_grads):
+        torch.testing.assert_close(a, e, atol=1e-3, rtol=1e-5)
+
+
+def test_reference_mean_and_reference_major_affinity_equal_their_plain_forms():
+    from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaCrossFrameAffinity
+
+    model = make_model().eval()
+    aggregation = model.decode_head.temporal_aggregation
+    gen = torch.Generator().manual_seed(0)
+    target, reference = torch.randn(2, 24, 16, generator=gen), torch.randn(2, 3, 5, 16, generator=gen)
+    plain = MrcfaCrossFrameAffinity.affinity(target, reference)  # [B, R, N_t, s]
+    torch.testing.assert_close(MrcfaCrossFrameAffinity.reference_major_affinity(target, reference), plain.mT)
+    values = torch.randn(2, 3, 5, model.config.decoder_hidden_size, generator=gen)
+    with torch.no_grad():
+        per_reference = aggregation(plain, values, (4, 6))  # [B, R, D, 4, 6]
+        torch.testing.assert_close(aggregation.reference_mean(plain, values, (4, 6)), per_reference.mean(dim=1))

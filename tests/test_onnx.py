@@ -49,8 +49,14 @@ def test_onnx_streaming_equals_pytorch_streaming_on_fixture_a(exported_a, conver
         error = max((a - e).abs().max().item() for a, e in zip(actual, expected))
         assert error <= 1e-4, (size, error)  # measured 2.5e-6 (fixture size)
         labels = list(segment_video(runner, frames, batch_size=batch_size))
-        for a, e in zip(labels, segment_video(model, frames, batch_size=batch_size)):
-            assert torch.equal(a, e)
+        for a, e, logits in zip(labels, segment_video(model, frames, batch_size=batch_size), expected):
+            # identical labels wherever PyTorch's own prediction is decided by more than the logits' error bound;
+            # fixture A has a few exact ties (top-2 margin 0.0 after the upsampling), which any rounding may flip
+            resized = torch.nn.functional.interpolate(logits[None], size=e.shape, mode="bilinear", align_corners=False)
+            top2 = resized[0].topk(2, dim=0).values
+            decided = (top2[0] - top2[1]) > 1e-4
+            assert torch.equal(a[decided], e[decided])
+            assert (a != e).sum() <= 4, (a != e).sum()
 
     # frame 3's official clip is [0, 1, 2, 3], fixture A's first clip: ONNX Runtime gives the official logits
     actual = list(segment_video(runner, _video(ref_a)[:4], output="logits"))
@@ -89,7 +95,9 @@ def test_streaming_accepts_a_runner_with_the_model_interface():
     with torch.no_grad():
         expected = list(segment_video(model, frames, output="logits", batch_size=2))
     actual = list(segment_video(runner, frames, output="logits", batch_size=2))
-    assert runner.calls == 6 and all(torch.equal(a, e) for a, e in zip(actual, expected))
+    assert runner.calls == 6 and len(actual) == len(expected) == 12
+    for a, e in zip(actual, expected):  # the runner's clip_forward also computes the reference logits: rounding only
+        torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="runs on cpu"):
         StreamingVideoSegmenter(runner, device="meta")
 

@@ -180,39 +180,51 @@ class MrcfaCrossFrameAffinity(nn.Module):
         with _autocast_off(target):
             return torch.matmul(target.float().unsqueeze(1), reference.float().transpose(-1, -2))
 
+    @staticmethod
+    def reference_major_affinity(target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The same dot products laid out reference-token first: `target` `[B, N_t, c]`, `reference` `[B, R, s, c]`
+        -> `[B, R, s, N_t]`, float32.
+
+        One matrix product `[B, R*s, c] @ [B, c, N_t]` (the target is shared by the references) whose result is
+        already the `[B*R*s, 1, h, w]` stack of one-channel images that the refinement convolves: no transposed copy.
+        """
+        batch, refs, kept, channels = reference.shape
+        with _autocast_off(target):
+            product = torch.matmul(
+                reference.float().reshape(batch, refs * kept, channels), target.float().transpose(1, 2)
+            )
+        return product.reshape(batch, refs, kept, -1)
+
 
 class MrcfaAffinityConv(nn.Conv2d):
     """`nn.Conv2d` over many one- or two-channel affinity images (`[B*R*s, c, h, w]`), with faster CPU kernels.
 
-    oneDNN's direct convolution is slow for 1-2 channels over hundreds of images. On CPU, a one-input-channel
-    convolution runs as a grouped (depthwise) convolution with the images as channels, and a multi-channel one in
-    channels-last layout: the same function (float rounding only, ~1e-6), 3-10x faster. Parameters are those of
-    `nn.Conv2d`. Under `torch.export` (ONNX export) it is a plain convolution: an ONNX `Conv`'s `group` must be a
-    constant, and the number of images depends on the input size.
+    oneDNN's direct convolution is slow for 1-2 channels over hundreds of images. On CPU the convolution runs as
+    depthwise (grouped) convolutions with the images' channels as channels: for each output channel `o`, one
+    depthwise pass applies `weight[o, i]` to input channel `i` of every image, and the `c_in` results are summed.
+    The same function (float rounding only, ~1e-6), 3-10x faster than the direct kernel and 2x faster than it in
+    channels-last layout; the output is a standard contiguous tensor (a channels-last one-channel map sends
+    GroupNorm to a kernel 30x slower). Parameters are those of `nn.Conv2d`. Under `torch.export` (ONNX export) it is
+    a plain convolution: an ONNX `Conv`'s `group` must be a constant, and the number of images depends on the input
+    size.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu" or x.shape[0] == 1 or torch.compiler.is_exporting():
             return super().forward(x)
         num, in_channels, height, width = x.shape
-        if in_channels == 1:
-            # one depthwise convolution per output channel (oneDNN's depthwise kernel with a channel multiplier > 1 is
-            # 2-4x slower than two plain depthwise passes), stacked into `[num, out_channels, h, w]`
-            images = x.reshape(1, num, height, width)
-            outs = [
-                F.conv2d(
-                    images,
-                    self.weight[o : o + 1].expand(num, -1, -1, -1),
-                    self.bias[o : o + 1].expand(num) if self.bias is not None else None,
-                    padding=self.padding,
-                    groups=num,
-                )
-                for o in range(self.out_channels)
-            ]
-            if len(outs) == 1:
-                return outs[0].reshape(num, 1, height, width)
-            return torch.stack(outs, dim=2).reshape(num, self.out_channels, height, width)
-        return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
+        # channel i of image n is channel n * in_channels + i of one image: one depthwise pass per output channel
+        # (oneDNN's depthwise kernel with a channel multiplier > 1 is 2-4x slower than separate plain passes)
+        channels = x.reshape(1, num * in_channels, height, width)
+        outs = []
+        for o in range(self.out_channels):
+            weight = self.weight[o : o + 1].expand(num, -1, -1, -1).reshape(num * in_channels, 1, *self.kernel_size)
+            out = F.conv2d(channels, weight, None, padding=self.padding, groups=num * in_channels)
+            out = out.reshape(num, in_channels, height, width).sum(dim=1) if in_channels > 1 else out[0]
+            outs.append(out if self.bias is None else out.add_(self.bias[o]))
+        if len(outs) == 1:
+            return outs[0].unsqueeze(1)
+        return torch.stack(outs, dim=1)  # [num, out_channels, h, w]
 
 
 def _refinement_unit(layers: list[tuple[int, int, int]]) -> nn.Sequential:
@@ -319,6 +331,20 @@ class MrcfaTemporalAggregation(nn.Module):
         batch, refs, dim, _ = aggregated.shape
         return aggregated.reshape(batch, refs, dim, *size)
 
+    def reference_mean(self, affinity: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The mean over the references of `forward`'s output, `[B, D, h8, w8]`, without the per-reference maps.
+
+        `sum_r values_r^T @ softmax(affinity_r)^T` is one matrix product over the `R*s` kept tokens of all references:
+        the target decoder needs only this mean, so streaming (no reference logits) skips the `[B, R, D, h8, w8]`
+        maps and their sum.
+        """
+        batch, refs, kept, dim = values.shape
+        with _autocast_off(values):
+            weights = affinity.transpose(-1, -2).float().softmax(dim=-2)  # [B, R, s, N8]
+            stacked = values.float().reshape(batch, refs * kept, dim).transpose(1, 2)  # [B, D, R*s]
+            summed = torch.matmul(stacked, weights.reshape(batch, refs * kept, -1)).to(values.dtype)  # [B, D, N8]
+        return (summed / refs).reshape(batch, dim, *size)
+
 
 class MrcfaEnsembleDecoders(nn.Module):
     """The ensemble of small decoders (Dropout2d + 1x1 conv).
@@ -336,18 +362,20 @@ class MrcfaEnsembleDecoders(nn.Module):
         self.target_decoder = nn.Sequential(nn.Dropout2d(p), nn.Conv2d(dim, classes, 1))
 
     def forward(
-        self, aggregated: torch.Tensor, target_eighth: torch.Tensor, size: tuple[int, int], references: bool = True
+        self,
+        mean_reference: torch.Tensor,
+        target_eighth: torch.Tensor,
+        size: tuple[int, int],
+        aggregated: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`aggregated` `[B, R, D, h8, w8]`, target `F8` `[B, D, h8, w8]` ->
-        (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`, or `None` when `references` is False:
-        the target prediction does not depend on them)."""
-        if references:
+        """Mean of the aggregated references `[B, D, h8, w8]`, target `F8` `[B, D, h8, w8]`, optionally the aggregated
+        references `[B, R, D, h8, w8]` -> (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`, or
+        `None` without `aggregated`: the target prediction does not depend on them)."""
+        references = None
+        if aggregated is not None:
             references = torch.stack(
                 [_resize(decoder(aggregated[:, r]), size) for r, decoder in enumerate(self.reference_decoders)], dim=1
             )
-        else:
-            references = None
-        mean_reference = aggregated.sum(dim=1) / aggregated.shape[1]
         target = _resize(self.target_decoder(mean_reference + target_eighth), size)
         return target, references
 
@@ -473,18 +501,21 @@ class MrcfaHead(nn.Module):
         def select(tokens: torch.Tensor) -> torch.Tensor:  # [B, R, N_r, c] -> [B, R, s, c]
             return tokens.gather(2, kept.unsqueeze(-1).expand(-1, -1, -1, tokens.shape[-1]))
 
+        # reference-token-major [B, R, s, N_l] -> one-channel images [B*R*s, 1, h_l, w_l]
         affinities = (
-            affinity0.gather(3, kept.unsqueeze(2).expand(-1, -1, affinity0.shape[2], -1)),
-            MrcfaCrossFrameAffinity.affinity(q1, select(k1)),
-            MrcfaCrossFrameAffinity.affinity(q2, select(k2)),
+            affinity0.gather(3, kept.unsqueeze(2).expand(-1, -1, affinity0.shape[2], -1)).transpose(-1, -2),
+            MrcfaCrossFrameAffinity.reference_major_affinity(q1, select(k1)),
+            MrcfaCrossFrameAffinity.reference_major_affinity(q2, select(k2)),
         )
-        # [B, R, N_l, s] -> one-channel images [B*R*s, 1, h_l, w_l]
-        images = tuple(
-            a.transpose(-1, -2).reshape(batch * refs * num_kept, 1, *grid) for a, grid in zip(affinities, grids)
-        )
+        images = tuple(a.reshape(batch * refs * num_kept, 1, *grid) for a, grid in zip(affinities, grids))
         refined = self.multi_scale_aggregation(self.affinity_refinement(images))
         affinity = refined.reshape(batch, refs, num_kept, h8 * w8).transpose(-1, -2)  # [B, R, N8, s]
 
-        aggregated = self.temporal_aggregation(affinity, select(references.value_tokens), (h8, w8))
-        logits, reference_logits = self.ensemble(aggregated, target.fused_eighth, size, references=reference_logits)
+        values = select(references.value_tokens)
+        if reference_logits:
+            aggregated = self.temporal_aggregation(affinity, values, (h8, w8))
+            mean_reference = aggregated.sum(dim=1) / refs
+        else:
+            aggregated, mean_reference = None, self.temporal_aggregation.reference_mean(affinity, values, (h8, w8))
+        logits, reference_logits = self.ensemble(mean_reference, target.fused_eighth, size, aggregated)
         return MrcfaClipOutput(logits=logits, reference_logits=reference_logits, stm_indices=kept, affinity=affinity)

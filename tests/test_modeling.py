@@ -500,3 +500,43 @@ def test_reference_mean_and_reference_major_affinity_equal_their_plain_forms():
     with torch.no_grad():
         per_reference = aggregation(plain, values, (4, 6))  # [B, R, D, 4, 6]
         torch.testing.assert_close(aggregation.reference_mean(plain, values, (4, 6)), per_reference.mean(dim=1))
+
+
+def test_affinity_refinement_in_chunks_equals_one_stack():
+    """On CPU the affinity images are refined in chunks (`refinement_chunk_size`): no operation mixes images, so
+    any chunk size gives the same result (up to the kernels' float rounding), and so do the clip outputs."""
+    model = make_model().eval()
+    head = model.decode_head
+    gen = torch.Generator().manual_seed(0)
+    images = (torch.randn(50, 1, 2, 3, generator=gen), torch.randn(50, 1, 4, 6, generator=gen))
+    images += (torch.randn(50, 1, 8, 12, generator=gen),)
+    with torch.no_grad():
+        head.refinement_chunk_size = 1000
+        whole = head.refine_affinities(images)
+        expected = model(clip()).logits
+        for chunk in (1, 7, 64):
+            head.refinement_chunk_size = chunk
+            torch.testing.assert_close(head.refine_affinities(images), whole, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(model(clip()).logits, expected, atol=1e-5, rtol=1e-5)
+    assert whole.shape == (50, 1, 8, 12)
+
+
+def test_encoder_depthwise_weights_get_channels_last_strides_without_changing_values(tmp_path):
+    from mrcfa.models.mrcfa.modeling_mrcfa import _depthwise_weights_channels_last
+
+    model = make_model().eval()
+    depthwise = [m for m in model.segformer.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == sum(model.config.depths) and all(m.weight.stride(1) != 1 for m in depthwise)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = clip(frames=1)[:, 0]
+    with torch.no_grad():
+        expected = model.segformer(x).last_hidden_state
+        _depthwise_weights_channels_last(model.segformer)
+        assert all(m.weight.stride(1) == 1 and m.weight.is_contiguous() for m in depthwise)
+        torch.testing.assert_close(model.segformer(x).last_hidden_state, expected, atol=1e-5, rtol=1e-5)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    model.save_pretrained(tmp_path)  # safetensors takes the re-strided weights as they are
+    reloaded = MrcfaForVideoSemanticSegmentation.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(x).logits, model(x).logits)  # encode_frames re-applies the strides
+    assert all(m.weight.stride(1) == 1 for m in reloaded.segformer.modules() if getattr(m, "groups", 1) > 1)

@@ -540,3 +540,28 @@ def test_encoder_depthwise_weights_get_channels_last_strides_without_changing_va
     with torch.no_grad():
         torch.testing.assert_close(reloaded(x).logits, model(x).logits)  # encode_frames re-applies the strides
     assert all(m.weight.stride(1) == 1 for m in reloaded.segformer.modules() if getattr(m, "groups", 1) > 1)
+
+
+def test_eval_encoding_frame_by_frame_on_cpu_equals_the_batch():
+    """In eval mode on CPU, `encode_frames` encodes a batch one frame at a time: same features, fused maps and
+    encoder outputs (hidden states, attentions) as the batched encoder and per-frame head."""
+    model = make_model().eval()
+    model.set_attn_implementation("eager")  # SDPA returns no attention weights
+    frames = clip(batch=1, frames=4)[0]
+    with torch.no_grad():
+        features, fused, outputs = model.encode_frames(frames, output_attentions=True)
+        batched = model.segformer(frames, output_hidden_states=True, output_attentions=True)
+        expected_features, expected_fused = model.decode_head.frame_features(tuple(batched.hidden_states))
+    torch.testing.assert_close(fused, expected_fused, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(outputs.last_hidden_state, batched.last_hidden_state, atol=1e-5, rtol=1e-5)
+    assert len(outputs.hidden_states) == 4 and len(outputs.attentions) == sum(model.config.depths)
+    for actual, expected in zip(
+        outputs.hidden_states + outputs.attentions, batched.hidden_states + batched.attentions
+    ):
+        assert actual.shape == expected.shape
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+    for field in ("logits", "fused_eighth", "value_tokens", "target_tokens", "reference_tokens"):
+        actual, expected = getattr(features, field), getattr(expected_features, field)
+        for a, e in zip(*(((actual,), (expected,)) if isinstance(actual, torch.Tensor) else (actual, expected))):
+            assert a.shape[0] == 4
+            torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)

@@ -206,17 +206,37 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once
         (and leaves out the per-frame logits, `frame_logits=False`, of frames it predicts with a clip).
         """
-        if pixel_values.device.type == "cpu" and not (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+        kwargs = {"as_target": as_target, "as_reference": as_reference, "frame_logits": frame_logits}
+        on_cpu = pixel_values.device.type == "cpu" and not (
+            torch.compiler.is_compiling() or torch.compiler.is_exporting()
+        )
+        if on_cpu and not self.training and pixel_values.shape[0] > 1:
+            # Frame by frame on CPU in eval mode: every computation here is per frame (no dropout, no batch
+            # statistics), and one frame's maps stay small enough to be cached and reused by the allocator, with the
+            # encoder's fast channels-last depthwise kernel (see `_depthwise_weights_channels_last`): ~0.8x the time
+            # of the batch. Same results up to float rounding.
+            parts = [
+                self.encode_frames(frame[None], output_attentions=output_attentions, **kwargs)
+                for frame in pixel_values
+            ]
+            encoder_outputs = parts[0][2]
+            joined = {
+                key: torch.cat([p[2][key] for p in parts])
+                if isinstance(value, torch.Tensor)
+                else tuple(torch.cat([p[2][key][i] for p in parts]) for i in range(len(value)))
+                for key, value in encoder_outputs.items()
+            }
+            return (
+                MrcfaFrameFeatures.cat([p[0] for p in parts]),
+                torch.cat([p[1] for p in parts]),
+                type(encoder_outputs)(**joined),
+            )
+        if on_cpu:
             _depthwise_weights_channels_last(self.segformer)
         encoder_outputs = self.segformer(
             pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
         )
-        features, fused = self.decode_head.frame_features(
-            tuple(encoder_outputs.hidden_states),
-            as_target=as_target,
-            as_reference=as_reference,
-            frame_logits=frame_logits,
-        )
+        features, fused = self.decode_head.frame_features(tuple(encoder_outputs.hidden_states), **kwargs)
         return features, fused, encoder_outputs
 
     # ---------------------------------------------------------------------------------------------------- forward

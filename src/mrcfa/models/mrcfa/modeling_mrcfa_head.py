@@ -411,6 +411,21 @@ class MrcfaFrameFeatures:
         return MrcfaFrameFeatures(**{f.name: pick(getattr(self, f.name)) for f in fields(self)})
 
     @staticmethod
+    def cat(items: list[MrcfaFrameFeatures]) -> MrcfaFrameFeatures:
+        """Concatenate features along the frame dimension."""
+
+        def join(values):
+            if values[0] is None:
+                return None
+            if isinstance(values[0], tuple):
+                return tuple(torch.cat([v[i] for v in values]) for i in range(len(values[0])))
+            return torch.cat(values)
+
+        return MrcfaFrameFeatures(
+            **{f.name: join([getattr(i, f.name) for i in items]) for f in fields(MrcfaFrameFeatures)}
+        )
+
+    @staticmethod
     def stack(items: list[MrcfaFrameFeatures], dim: int = 0) -> MrcfaFrameFeatures:
         """Stack single-frame features (each without the frame dim) along a new `dim`."""
 

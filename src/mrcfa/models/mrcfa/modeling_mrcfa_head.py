@@ -335,19 +335,23 @@ class MrcfaTemporalAggregation(nn.Module):
         batch, refs, dim, _ = aggregated.shape
         return aggregated.reshape(batch, refs, dim, *size)
 
-    def reference_mean(self, affinity: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """The mean over the references of `forward`'s output, `[B, D, h8, w8]`, without the per-reference maps.
+    def target_input(self, affinity: torch.Tensor, values: torch.Tensor, target_eighth: torch.Tensor) -> torch.Tensor:
+        """What the target decoder classifies, the mean over the references of `forward`'s output plus the target's
+        `F8` `[B, D, h8, w8]`, without the per-reference maps.
 
-        `sum_r values_r^T @ softmax(affinity_r)^T` is one matrix product over the `R*s` kept tokens of all references:
-        the target decoder needs only this mean, so streaming (no reference logits) skips the `[B, R, D, h8, w8]`
-        maps and their sum.
+        `F8 + (1/R) sum_r softmax(affinity_r) @ values_r` is one `baddbmm` over the `R*s` kept tokens of all references,
+        token-major (`[B, N8, D]`, a view of a channels-last `F8`): streaming, which needs no reference logits, skips
+        the `[B, R, D, h8, w8]` maps, their sum and the addition. The result has `F8`'s dtype (the sum runs in float32,
+        see `_autocast_off`) and is channels-last.
         """
         batch, refs, kept, dim = values.shape
+        height, width = target_eighth.shape[-2:]
         with _autocast_off(values):
             weights = affinity.transpose(-1, -2).float().softmax(dim=-2)  # [B, R, s, N8]
-            stacked = values.float().reshape(batch, refs * kept, dim).transpose(1, 2)  # [B, D, R*s]
-            summed = torch.matmul(stacked, weights.reshape(batch, refs * kept, -1)).to(values.dtype)  # [B, D, N8]
-        return (summed / refs).reshape(batch, dim, *size)
+            weights = weights.reshape(batch, refs * kept, height * width).transpose(1, 2)  # [B, N8, R*s]
+            base = target_eighth.float().permute(0, 2, 3, 1).reshape(batch, height * width, dim)  # [B, N8, D]
+            summed = torch.baddbmm(base, weights, values.float().reshape(batch, refs * kept, dim), alpha=1 / refs)
+        return summed.to(target_eighth.dtype).reshape(batch, height, width, dim).permute(0, 3, 1, 2)
 
 
 class MrcfaEnsembleDecoders(nn.Module):
@@ -366,21 +370,17 @@ class MrcfaEnsembleDecoders(nn.Module):
         self.target_decoder = nn.Sequential(nn.Dropout2d(p), nn.Conv2d(dim, classes, 1))
 
     def forward(
-        self,
-        mean_reference: torch.Tensor,
-        target_eighth: torch.Tensor,
-        size: tuple[int, int],
-        aggregated: torch.Tensor | None = None,
+        self, target_input: torch.Tensor, size: tuple[int, int], aggregated: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Mean of the aggregated references `[B, D, h8, w8]`, target `F8` `[B, D, h8, w8]`, optionally the aggregated
-        references `[B, R, D, h8, w8]` -> (target logits `[B, C, h4, w4]`, reference logits `[B, R, C, h4, w4]`, or
-        `None` without `aggregated`: the target prediction does not depend on them)."""
+        """`target_input` (mean of the aggregated references plus the target's `F8`) `[B, D, h8, w8]`, optionally the
+        aggregated references `[B, R, D, h8, w8]` -> (target logits `[B, C, h4, w4]`, reference logits
+        `[B, R, C, h4, w4]`, or `None` without `aggregated`: the target prediction does not depend on them)."""
         references = None
         if aggregated is not None:
             references = torch.stack(
                 [_resize(decoder(aggregated[:, r]), size) for r, decoder in enumerate(self.reference_decoders)], dim=1
             )
-        target = _resize(self.target_decoder(mean_reference + target_eighth), size)
+        target = _resize(self.target_decoder(target_input), size).contiguous()
         return target, references
 
 
@@ -560,8 +560,9 @@ class MrcfaHead(nn.Module):
         values = select(references.value_tokens)
         if reference_logits:
             aggregated = self.temporal_aggregation(affinity, values, (h8, w8))
-            mean_reference = aggregated.sum(dim=1) / refs
+            target_input = aggregated.sum(dim=1) / refs + target.fused_eighth
         else:
-            aggregated, mean_reference = None, self.temporal_aggregation.reference_mean(affinity, values, (h8, w8))
-        logits, reference_logits = self.ensemble(mean_reference, target.fused_eighth, size, aggregated)
+            aggregated = None
+            target_input = self.temporal_aggregation.target_input(affinity, values, target.fused_eighth)
+        logits, reference_logits = self.ensemble(target_input, size, aggregated)
         return MrcfaClipOutput(logits=logits, reference_logits=reference_logits, stm_indices=kept, affinity=affinity)

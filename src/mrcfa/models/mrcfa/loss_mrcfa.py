@@ -13,13 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .modeling_mrcfa_head import _resize
+
 __all__ = ["mean_cross_entropy", "upsampled_cross_entropy"]
-
-
-def _resize(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(logits.shape[-2:]) == tuple(size):
-        return logits
-    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
 class _UpsampledCrossEntropy(torch.autograd.Function):

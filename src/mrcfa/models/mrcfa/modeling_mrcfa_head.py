@@ -413,28 +413,23 @@ class MrcfaFrameFeatures:
     @staticmethod
     def cat(items: list[MrcfaFrameFeatures]) -> MrcfaFrameFeatures:
         """Concatenate features along the frame dimension."""
-
-        def join(values):
-            if values[0] is None:
-                return None
-            if isinstance(values[0], tuple):
-                return tuple(torch.cat([v[i] for v in values]) for i in range(len(values[0])))
-            return torch.cat(values)
-
-        return MrcfaFrameFeatures(
-            **{f.name: join([getattr(i, f.name) for i in items]) for f in fields(MrcfaFrameFeatures)}
-        )
+        return MrcfaFrameFeatures._join(items, torch.cat)
 
     @staticmethod
     def stack(items: list[MrcfaFrameFeatures], dim: int = 0) -> MrcfaFrameFeatures:
         """Stack single-frame features (each without the frame dim) along a new `dim`."""
+        return MrcfaFrameFeatures._join(items, lambda tensors: torch.stack(tensors, dim=dim))
+
+    @staticmethod
+    def _join(items: list[MrcfaFrameFeatures], combine) -> MrcfaFrameFeatures:
+        """Each field of `items` combined by `combine` (a list of tensors -> tensor), tuples element by element."""
 
         def join(values):
             if values[0] is None:
                 return None
             if isinstance(values[0], tuple):
-                return tuple(torch.stack([v[i] for v in values], dim=dim) for i in range(len(values[0])))
-            return torch.stack(values, dim=dim)
+                return tuple(combine([v[i] for v in values]) for i in range(len(values[0])))
+            return combine(values)
 
         return MrcfaFrameFeatures(
             **{f.name: join([getattr(i, f.name) for i in items]) for f in fields(MrcfaFrameFeatures)}

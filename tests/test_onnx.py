@@ -3,9 +3,11 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
+from PIL import Image
 
 from mrcfa import MrcfaForVideoSemanticSegmentation, StreamingVideoSegmenter, segment_video
 from mrcfa.cli import main
@@ -118,3 +120,78 @@ def test_runner_needs_an_export_folder(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="not an MRCFA ONNX export"):
         OnnxStreamingModel(tmp_path)
+
+
+def _raw_frames_dir(path, n=6, size=(96, 160)):
+    """`n` raw RGB frames (PNG) of a slowly shifting random texture."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, size=(size[0], size[1] + 4 * n, 3), dtype=np.uint8)
+    path.mkdir()
+    for i in range(n):
+        Image.fromarray(np.ascontiguousarray(base[:, 4 * i : 4 * i + size[1]])).save(path / f"{i:05d}.png")
+    return path
+
+
+def _labels(folder):
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.glob("0*.png"))}
+
+
+@pytest.mark.slow
+def test_segment_command_runs_an_onnx_export(exported_a, converted_a, tmp_path, capsys):
+    from mrcfa.onnx_runtime import OnnxStreamingModel
+
+    frames = _raw_frames_dir(tmp_path / "frames")
+    common = ["--batch-size", "2", "--threads", "1"]
+    assert main(["segment", str(frames), "--model", str(exported_a), "--output", str(tmp_path / "ort"), *common]) == 0
+    captured = capsys.readouterr()
+    assert "segmented 6 frames" in captured.out
+    assert f"ONNX Runtime: {exported_a} with 1 intra-op threads on cpu" in captured.err
+    assert json.loads((tmp_path / "ort" / "summary.json").read_text())["backend"] == "onnxruntime"
+    onnx_labels = _labels(tmp_path / "ort")
+    assert len(onnx_labels) == 6
+
+    # the command's label maps are the runner's, with the export's own processor
+    runner = OnnxStreamingModel(exported_a, threads=1)
+    images = [Image.open(frames / name).convert("RGB") for name in onnx_labels]
+    for labels, name in zip(segment_video(runner, images, processor=runner.processor, batch_size=2), onnx_labels):
+        np.testing.assert_array_equal(labels.numpy(), onnx_labels[name])
+
+    # and PyTorch's (fixture A's weights are untrained: its exact ties may flip under rounding)
+    assert main(["segment", str(frames), "--model", str(converted_a), "--output", str(tmp_path / "pt"), *common]) == 0
+    assert json.loads((tmp_path / "pt" / "summary.json").read_text())["backend"] == "pytorch"
+    torch_labels = _labels(tmp_path / "pt")
+    assert torch_labels.keys() == onnx_labels.keys()
+    same = np.mean([np.mean(torch_labels[n] == onnx_labels[n]) for n in onnx_labels])
+    assert same >= 0.999, same
+
+    # an explicit --backend pytorch refuses the export (it has no weights); --backend onnxruntime needs an export
+    capsys.readouterr()
+    bad = ["segment", str(frames), "--output", str(tmp_path / "bad")]
+    assert main([*bad, "--model", str(exported_a), "--backend", "pytorch"]) == 2
+    assert "cannot load the model" in capsys.readouterr().err
+    assert main([*bad, "--model", str(converted_a), "--backend", "onnxruntime"]) == 2
+    assert "has no mrcfa_onnx.json (export it first" in capsys.readouterr().err
+
+
+def test_segment_command_checks_the_onnx_device(tmp_path, capsys):
+    import onnxruntime
+
+    frames = _raw_frames_dir(tmp_path / "frames", n=1)
+    export = tmp_path / "export"  # only what the backend choice and the device check read
+    export.mkdir()
+    (export / "config.json").write_text("{}")
+    (export / "mrcfa_onnx.json").write_text("{}")
+    bad = ["segment", str(frames), "--model", str(export), "--output", str(tmp_path / "out"), "--quiet"]
+    assert main([*bad, "--device", "mps"]) == 2
+    assert capsys.readouterr().err == (
+        "mrcfa segment: error: --device mps: the ONNX Runtime backend runs on cpu or cuda, not mps.\n"
+    )
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert main([*bad, "--device", "cuda"]) == 2
+        assert "has no CUDA execution provider" in capsys.readouterr().err
+    assert main([*bad, "--device", "cpu"]) == 2  # the folder is not a real export
+    assert capsys.readouterr().err == (
+        f"mrcfa segment: error: cannot load the ONNX export '{export}': {export}: unsupported export (format None; "
+        "this mrcfa reads format 1, written by `mrcfa export-onnx`).\n"
+    )
+    assert not (tmp_path / "out").exists()

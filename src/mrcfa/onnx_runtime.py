@@ -27,12 +27,13 @@ import torch
 
 from .models.mrcfa.configuration_mrcfa import MrcfaConfig
 from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
-from .onnx_export import CLIP_INPUTS, FRAME_OUTPUTS, METADATA_FILE
+from .onnx_export import CLIP_INPUTS, FORMAT_VERSION, FRAME_OUTPUTS, METADATA_FILE
 
-__all__ = ["OnnxStreamingModel"]
+__all__ = ["OnnxStreamingModel", "import_onnxruntime"]
 
 
-def _import_onnxruntime():
+def import_onnxruntime():
+    """The `onnxruntime` module, or an `ImportError` that says how to install it."""
     try:
         import onnxruntime
     except ImportError as err:
@@ -76,16 +77,25 @@ class OnnxStreamingModel:
         allow_spinning: bool = False,
         session_options: Any = None,
     ):
-        ort = _import_onnxruntime()
+        ort = import_onnxruntime()
         self.directory = Path(directory)
         metadata_path = self.directory / METADATA_FILE
         if not metadata_path.is_file():
             raise FileNotFoundError(f"{self.directory} is not an MRCFA ONNX export (no {METADATA_FILE}).")
-        self.metadata = json.loads(metadata_path.read_text())
-        if list(self.metadata["frame_outputs"]) != list(FRAME_OUTPUTS) or list(self.metadata["clip_inputs"]) != list(
-            CLIP_INPUTS
+        try:
+            self.metadata = json.loads(metadata_path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{metadata_path} is not valid JSON: {err}") from err
+        if not isinstance(self.metadata, dict) or (
+            list(self.metadata.get("frame_outputs", ())) != list(FRAME_OUTPUTS)
+            or list(self.metadata.get("clip_inputs", ())) != list(CLIP_INPUTS)
+            or not {"frame_model", "clip_model"} <= self.metadata.keys()
         ):
-            raise ValueError(f"{self.directory}: unsupported export (format {self.metadata.get('format_version')}).")
+            version = self.metadata.get("format_version") if isinstance(self.metadata, dict) else None
+            raise ValueError(
+                f"{self.directory}: unsupported export (format {version}; this mrcfa reads format "
+                f"{FORMAT_VERSION}, written by `mrcfa export-onnx`)."
+            )
         self.config = MrcfaConfig.from_pretrained(self.directory)
         self.processor = None
         if (self.directory / "preprocessor_config.json").is_file():

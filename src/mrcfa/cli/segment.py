@@ -3,7 +3,8 @@
 
     mrcfa segment INPUT --model MODEL --output DIR [--overlay out.mp4 [--legend]] [--preview preview.png]
 
-INPUT is a video file (decoded with PyAV), a folder of frames or a VSPW video folder. DIR receives one palette PNG
+INPUT is a video file (decoded with PyAV), a folder of frames or a VSPW video folder. MODEL is a model folder or Hub
+id, or a folder written by `mrcfa export-onnx`, which runs with ONNX Runtime instead of PyTorch (`--backend`). DIR receives one palette PNG
 per frame (VSPW palette; the class names and colours are in `legend.json` / `legend.txt`) and `summary.json` (frames
 written, frames skipped, whether the run completed). The overlay video keeps the input's frame rate and outlines
 the classes; the preview shows a frame from the middle of the video with its legend.
@@ -43,6 +44,12 @@ USER_ERRORS = (VideoReadError, FileNotFoundError, ValueError)
 
 #: Containers the overlay video (MPEG-4 part 2) can be written to, by file name suffix.
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".m4v")
+#: How the model runs: `auto` picks `onnxruntime` for an `mrcfa export-onnx` folder (see `model_backend`).
+BACKENDS = ("auto", "pytorch", "onnxruntime")
+#: The file `mrcfa export-onnx` writes (`mrcfa.onnx_export.METADATA_FILE`; not imported here: that imports torch).
+ONNX_METADATA_FILE = "mrcfa_onnx.json"
+#: Weight files of a PyTorch model folder (`save_pretrained`, sharded or not).
+WEIGHT_PATTERNS = ("model.safetensors", "model-*.safetensors", "pytorch_model.bin", "pytorch_model-*.bin")
 #: Frame rate of the overlay video when the input has none (a folder of frames): VSPW's frames are 15 per second.
 DEFAULT_FPS = 15
 
@@ -138,7 +145,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fps", type=float, default=None,
         help=f"frame rate of the overlay video (default: the input video's; {DEFAULT_FPS} for folders of frames)",
     )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="auto",
+        help="run the model with PyTorch, or an `mrcfa export-onnx` folder with ONNX Runtime (default: auto, "
+        "onnxruntime for a folder with mrcfa_onnx.json and no PyTorch weights, pytorch otherwise)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", default="cpu",
+        help="device (cpu, cuda, cuda:1, ...; with ONNX Runtime, cuda needs its CUDA execution provider)",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=1, help="frames encoded together")
     parser.add_argument(
         "--threads", type=int, default=None,
@@ -155,6 +170,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--trust-remote-code", action="store_true", help="load the model's own code (without mrcfa)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def model_backend(model_id: str, backend: str = "auto") -> str:
+    """`"pytorch"` or `"onnxruntime"`: how `model_id` runs with `--backend backend` (`CliError` if it cannot).
+
+    `auto` is `onnxruntime` for a local folder written by `mrcfa export-onnx` (it holds `mrcfa_onnx.json`) without
+    PyTorch weights, `pytorch` otherwise (a model folder, or a Hub id).
+    """
+    if backend not in BACKENDS:
+        raise CliError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    folder = Path(model_id).expanduser()
+    exported = (folder / ONNX_METADATA_FILE).is_file()
+    if backend == "auto":
+        weights = any(any(folder.glob(pattern)) for pattern in WEIGHT_PATTERNS) if folder.is_dir() else True
+        return "onnxruntime" if exported and not weights else "pytorch"
+    if backend == "onnxruntime" and not exported:
+        raise CliError(
+            f"--backend onnxruntime runs a folder written by `mrcfa export-onnx`, but --model {model_id!r} has no "
+            f"{ONNX_METADATA_FILE} (export it first: mrcfa export-onnx {model_id} OUT_DIR)."
+        )
+    return backend
+
+
+def load_onnx_model(directory: str, device: str = "cpu", threads: int | None = None):
+    """`(runner, processor)` of an `mrcfa export-onnx` folder: an `OnnxStreamingModel` on `device` (`cpu`, or `cuda`
+    / `cuda:N` with ONNX Runtime's CUDA execution provider), and the export's processor.
+
+    A device ONNX Runtime cannot use, or a folder it cannot load, raises `CliError` with a one-line message.
+    """
+    import torch
+
+    from ..models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
+    from ..onnx_runtime import OnnxStreamingModel, import_onnxruntime
+
+    try:
+        ort = import_onnxruntime()
+    except ImportError as err:
+        raise CliError(f"--model {directory} is an ONNX export: {err}") from err
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise CliError(f"--device {device!r} is not a device (expected cpu, cuda or cuda:N): {err}") from err
+    if parsed.type == "cpu":
+        providers = ["CPUExecutionProvider"]
+    elif parsed.type == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise CliError(
+                f"--device {device}: this onnxruntime ({ort.__version__}) has no CUDA execution provider (it has "
+                f"{', '.join(ort.get_available_providers())}); install onnxruntime-gpu, or use --device cpu."
+            )
+        providers = [("CUDAExecutionProvider", {"device_id": parsed.index or 0}), "CPUExecutionProvider"]
+    else:
+        raise CliError(f"--device {device}: the ONNX Runtime backend runs on cpu or cuda, not {parsed.type}.")
+    try:
+        runner = OnnxStreamingModel(directory, providers=providers, threads=threads)
+    except (OSError, ValueError, RuntimeError) as err:  # onnxruntime's load errors are RuntimeError subclasses
+        raise CliError(f"cannot load the ONNX export {directory!r}: {' '.join(str(err).split())}") from err
+    return runner, runner.processor or MrcfaImageProcessor()
 
 
 def load_model(model_id: str, device: str = "cpu", trust_remote_code: bool = False):
@@ -219,7 +292,8 @@ def _check_arguments(args: argparse.Namespace) -> Path:
     if not Path(args.input).exists():
         raise CliError(f"input not found: {args.input}")
     check_model_name_or_path(args.model, argument="--model")
-    check_device(args.device)
+    if model_backend(args.model, args.backend) == "pytorch":
+        check_device(args.device)  # ONNX Runtime's devices are checked when the export is loaded
     output = check_writable_dir(args.output, "--output")
     files = [
         check_writable_file(path, flag)
@@ -263,9 +337,19 @@ def run(args: argparse.Namespace) -> int:
         hf_logging.disable_progress_bar()
     source = Path(args.input)
     choice = configure_threads(args.threads)
+    backend = model_backend(args.model, args.backend)
     if not args.quiet:
         print(choice, file=sys.stderr)
-    model, processor = load_model(args.model, args.device, args.trust_remote_code)
+        if backend == "onnxruntime":
+            print(
+                f"ONNX Runtime: {args.model} with {choice.threads} intra-op threads on {args.device}", file=sys.stderr
+            )
+    if backend == "onnxruntime":
+        model, processor = load_onnx_model(args.model, args.device, choice.threads)
+        device = "cpu"  # ONNX Runtime takes and returns host arrays, whatever its execution provider
+    else:
+        model, processor = load_model(args.model, args.device, args.trust_remote_code)
+        device = args.device
     files = [Path(p) for p in (args.overlay, args.preview) if p]
     created = _prepare_output(output, args.overwrite, files)
     palette = palette_for(model.config.num_labels)
@@ -301,9 +385,7 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     failure: BaseException | None = None
     try:
-        for labels in segment_video(
-            model, frames(), processor=processor, batch_size=args.batch_size, device=args.device
-        ):
+        for labels in segment_video(model, frames(), processor=processor, batch_size=args.batch_size, device=device):
             index, name, frame = pending.popleft()
             label_map = labels.cpu().numpy()
             colorize(label_map, palette).save(output / f"{name}.png")
@@ -342,6 +424,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "input": str(source),
         "model": args.model,
+        "backend": backend,
         "complete": failure is None,
         "frames_written": written,
         "frames_skipped": skipped,

@@ -4,6 +4,7 @@ does not overflow on large un-scaled affinities, and `run_vss.py --bf16` trains 
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,54 @@ def test_bf16_autocast_training_steps_lower_the_loss(converted_a, ref_a):
     # measured: 7.17505 (official float32 loss 7.17503), then 6.966, 6.814
     assert abs(losses[0] - ref_a["train_loss"].item()) < 1e-3
     assert losses[0] > losses[1] > losses[2]
+
+
+def _synthetic_clips(seed, num_videos, frames=8, height=64, width=96):
+    """Every 4-frame clip of `num_videos` synthetic videos: pixel values `[N, 4, 3, H, W]`, labels `[N, 4, H, W]`."""
+    from mrcfa.data.synthetic import render_video
+
+    clips, labels = [], []
+    for video in range(num_videos):
+        images, masks = render_video(np.random.default_rng([seed, video]), frames, height, width, num_classes=6)
+        pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+        masks = torch.from_numpy(masks).long()
+        for start in range(frames - 3):
+            clips.append(pixels[start : start + 4])
+            labels.append(masks[start : start + 4])
+    return torch.stack(clips), torch.stack(labels)
+
+
+@pytest.mark.slow
+def test_bf16_argmax_agreement_on_a_trained_model():
+    """Where the float32 model decides (a trained model, not fixture A's near-ties), bf16 keeps its decisions."""
+    torch.manual_seed(0)
+    config = tiny_config(classifier_dropout_prob=0.0, ensemble_dropout_prob=0.0, drop_path_rate=0.0)
+    model = MrcfaForVideoSemanticSegmentation(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    clips, labels = _synthetic_clips(seed=0, num_videos=4)
+    order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0)).repeat(20)
+    losses = []
+    for step in range(150):
+        batch = order[2 * step : 2 * step + 2]
+        loss = model(clips[batch], labels=labels[batch]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert sum(losses[-10:]) < 0.8 * sum(losses[:10])
+
+    model.eval()
+    held_out, _ = _synthetic_clips(seed=1, num_videos=1)
+    with torch.no_grad():
+        expected = _full(model(held_out).logits, held_out.shape[-2:])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast = _full(model(held_out).logits, held_out.shape[-2:])
+        bf16_model = _full(model.to(torch.bfloat16)(held_out.bfloat16()).logits, held_out.shape[-2:])
+    top2 = expected.topk(2, dim=1).values
+    assert (top2[:, 0] - top2[:, 1]).median().item() > 0.5  # measured 0.98 (2 threads), 1.38 (1 thread): decisions
+    for actual in (autocast, bf16_model):
+        agreement = (actual.argmax(1) == expected.argmax(1)).float().mean().item()
+        assert agreement >= 0.99, agreement  # measured 0.9994-1.0 (autocast), 0.9995-1.0 (bf16 model)
 
 
 def test_fp16_autocast_does_not_overflow_on_large_affinities():

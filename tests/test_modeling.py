@@ -517,6 +517,50 @@ def test_target_input_and_reference_major_affinity_equal_their_plain_forms():
             torch.testing.assert_close(actual, expected)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_frame_decoder_equals_the_plain_segformer_decoder(threads):
+    """`fuse` (fuse convolution folded into the projections, and in eval mode the BatchNorm too) and `classify` (one
+    product at 1 thread on CPU) compute project -> upsample -> concat -> fuse conv -> BatchNorm -> ReLU -> classifier,
+    in both modes, with a trained model's BatchNorm statistics."""
+    from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaFrameDecoder
+
+    torch.manual_seed(0)
+    config = tiny_config(classifier_dropout_prob=0.0)
+    decoder = MrcfaFrameDecoder(config)
+    norm = decoder.batch_norm
+    with torch.no_grad():
+        norm.running_mean.normal_(0, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.normal_(0, 0.2)
+    sizes = [(16, 24), (8, 12), (4, 6), (2, 3)]
+    hidden = tuple(torch.randn(2, c, *hw) for c, hw in zip(config.hidden_sizes, sizes))
+
+    def plain(hidden):
+        maps = [
+            projection(h.flatten(2).mT).mT.unflatten(2, h.shape[-2:])
+            for h, projection in zip(hidden, decoder.linear_projections)
+        ]
+        maps = [torch.nn.functional.interpolate(m, size=sizes[0], mode="bilinear") for m in maps]
+        fused = torch.relu(norm(decoder.linear_fuse(torch.cat(maps[::-1], dim=1))))
+        return fused, decoder.classifier(fused)
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for train in (False, True):
+            decoder.train(train)
+            with torch.no_grad():
+                expected_fused, expected_logits = plain(hidden)
+                fused = decoder.fuse(hidden)
+                logits = decoder.classify(fused)
+            torch.testing.assert_close(fused, expected_fused, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(logits, expected_logits, atol=1e-5, rtol=1e-5)
+            assert logits.is_contiguous()
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_affinity_refinement_in_chunks_equals_one_stack():
     """On CPU the affinity images are refined in chunks (`refinement_chunk_size`): no operation mixes images, so
     any chunk size gives the same result (up to the kernels' float rounding), and so do the clip outputs."""
@@ -569,6 +613,10 @@ def test_eval_encoding_frame_by_frame_on_cpu_equals_the_batch():
         expected_features, expected_fused = model.decode_head.frame_features(tuple(batched.hidden_states))
     torch.testing.assert_close(fused, expected_fused, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(outputs.last_hidden_state, batched.last_hidden_state, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # what was not asked for is neither joined nor returned (the forward and streaming)
+        lean, no_fused, no_outputs = model.encode_frames(frames, return_fused_map=False, return_encoder_outputs=False)
+    assert no_fused is None and no_outputs is None
+    torch.testing.assert_close(lean.logits, features.logits)
     assert len(outputs.hidden_states) == 4 and len(outputs.attentions) == sum(model.config.depths)
     for actual, expected in zip(
         outputs.hidden_states + outputs.attentions, batched.hidden_states + batched.attentions

@@ -81,7 +81,7 @@ class FramePart(nn.Module):
         self.model = model
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        features, _, _ = self.model.encode_frames(pixel_values)
+        features, _, _ = self.model.encode_frames(pixel_values, return_fused_map=False, return_encoder_outputs=False)
         return (
             features.logits,
             features.fused_eighth,
@@ -116,11 +116,12 @@ def _example_inputs(model: nn.Module, height: int, width: int) -> tuple[torch.Te
     generator = torch.Generator().manual_seed(0)
     pixel_values = torch.randn(2 * num_clips, 3, height, width, generator=generator)
     with torch.no_grad():
-        features, _, _ = model.encode_frames(pixel_values)
-    per_clip = features.index(torch.arange(2 * num_clips).view(2, num_clips))
+        features, _, _ = model.encode_frames(pixel_values, return_fused_map=False, return_encoder_outputs=False)
+    per_clip = features.unflatten(2, num_clips)
     target = per_clip.index((slice(None), -1))
     references = per_clip.index((slice(None), slice(0, num_clips - 1)))
     clip_inputs = (target.fused_eighth, *target.target_tokens, *references.reference_tokens, references.value_tokens)
+    clip_inputs = tuple(t.contiguous() for t in clip_inputs)  # as ONNX Runtime passes them (strides enter the trace)
     return pixel_values[:2], clip_inputs
 
 

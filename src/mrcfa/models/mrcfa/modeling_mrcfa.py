@@ -200,13 +200,24 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         as_reference: bool = True,
         output_attentions: bool = False,
         frame_logits: bool = True,
+        return_fused_map: bool = True,
+        return_encoder_outputs: bool = True,
     ):
-        """Encoder + per-frame head for frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, fused map, encoder output).
+        """Encoder + per-frame head for frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, fused map `F`
+        `[N, D, H/4, W/4]`, encoder output).
 
         Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once
-        (and leaves out the per-frame logits, `frame_logits=False`, of frames it predicts with a clip).
+        (and leaves out the per-frame logits, `frame_logits=False`, of frames it predicts with a clip). The fused map
+        and the encoder output are `None` when not asked for (`return_fused_map=False`,
+        `return_encoder_outputs=False`): frame by frame (below) they are then not joined into batch tensors.
         """
-        kwargs = {"as_target": as_target, "as_reference": as_reference, "frame_logits": frame_logits}
+        kwargs = {
+            "as_target": as_target,
+            "as_reference": as_reference,
+            "frame_logits": frame_logits,
+            "return_fused_map": return_fused_map,
+            "return_encoder_outputs": return_encoder_outputs,
+        }
         on_cpu = pixel_values.device.type == "cpu" and not (
             torch.compiler.is_compiling() or torch.compiler.is_exporting()
         )
@@ -219,25 +230,29 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 self.encode_frames(frame[None], output_attentions=output_attentions, **kwargs)
                 for frame in pixel_values
             ]
-            encoder_outputs = parts[0][2]
-            joined = {
-                key: torch.cat([p[2][key] for p in parts])
-                if isinstance(value, torch.Tensor)
-                else tuple(torch.cat([p[2][key][i] for p in parts]) for i in range(len(value)))
-                for key, value in encoder_outputs.items()
-            }
-            return (
-                MrcfaFrameFeatures.cat([p[0] for p in parts]),
-                torch.cat([p[1] for p in parts]),
-                type(encoder_outputs)(**joined),
-            )
+            encoder_outputs = None
+            if return_encoder_outputs:
+                joined = {
+                    key: torch.cat([p[2][key] for p in parts])
+                    if isinstance(value, torch.Tensor)
+                    else tuple(torch.cat([p[2][key][i] for p in parts]) for i in range(len(value)))
+                    for key, value in parts[0][2].items()
+                }
+                encoder_outputs = type(parts[0][2])(**joined)
+            fused = torch.cat([p[1] for p in parts]) if return_fused_map else None
+            return MrcfaFrameFeatures.cat([p[0] for p in parts]), fused, encoder_outputs
         if on_cpu:
             _depthwise_weights_channels_last(self.segformer)
         encoder_outputs = self.segformer(
             pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
         )
-        features, fused = self.decode_head.frame_features(tuple(encoder_outputs.hidden_states), **kwargs)
-        return features, fused, encoder_outputs
+        features, fused = self.decode_head.frame_features(
+            tuple(encoder_outputs.hidden_states),
+            as_target=as_target,
+            as_reference=as_reference,
+            frame_logits=frame_logits,
+        )
+        return features, fused if return_fused_map else None, encoder_outputs if return_encoder_outputs else None
 
     # ---------------------------------------------------------------------------------------------------- forward
     def forward(
@@ -320,17 +335,25 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 output = self._forward_padded(clip, labels, groups, output_hidden_states)
                 return output if return_dict else output.to_tuple()
 
+        wants_hidden_states = output_hidden_states is not False and (
+            output_hidden_states or selected_hidden_states(output_hidden_states) is not None
+        )
         full_clip = frames == self.config.num_clips
         flat = clip.reshape(batch * frames, *clip.shape[2:])
-        features, _, encoder_outputs = self.encode_frames(
-            flat, as_target=full_clip, as_reference=full_clip, output_attentions=bool(wants_attentions)
+        features, _, encoder = self.encode_frames(
+            flat,
+            as_target=full_clip,
+            as_reference=full_clip,
+            output_attentions=bool(wants_attentions),
+            return_fused_map=False,
+            return_encoder_outputs=bool(wants_hidden_states or wants_attentions),
         )
         frame_logits = features.logits.reshape(batch, frames, *features.logits.shape[1:])
         size = tuple(frame_logits.shape[-2:])
 
         reference_logits = stm_mask = affinity = None
         if full_clip:
-            per_clip = features.index(torch.arange(batch * frames, device=flat.device).view(batch, frames))
+            per_clip = features.unflatten(batch, frames)  # views: [batch * frames, ...] -> [batch, frames, ...]
             target = per_clip.index((slice(None), -1))
             references = per_clip.index((slice(None), slice(0, frames - 1)))
             clip_out = self.decode_head.clip_forward(target, references, size)
@@ -362,8 +385,8 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             reference_logits=reference_logits,
             stm_mask=stm_mask,
             affinity=affinity,
-            hidden_states=self._selected(encoder_outputs.hidden_states, output_hidden_states),
-            attentions=self._selected(encoder_outputs.attentions, output_attentions),
+            hidden_states=self._selected(encoder.hidden_states, output_hidden_states) if encoder else None,
+            attentions=self._selected(encoder.attentions, output_attentions) if encoder else None,
         )
         return output if return_dict else output.to_tuple()
 

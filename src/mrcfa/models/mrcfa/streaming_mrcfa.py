@@ -137,7 +137,9 @@ class StreamingVideoSegmenter:
         if isinstance(self.model, torch.nn.Module):
             # the per-frame logits serve only the frames predicted alone (the first ones of a video)
             alone = any(len(test_clip_indices(index, self.offsets)) == 1 for index in indices)
-            features, _, _ = self.model.encode_frames(pixel_values, frame_logits=alone)
+            features, _, _ = self.model.encode_frames(
+                pixel_values, frame_logits=alone, return_fused_map=False, return_encoder_outputs=False
+            )
         else:  # a runner (e.g. ONNX Runtime) computes them always
             features, _, _ = self.model.encode_frames(pixel_values)
         for k in range(len(frames)):

@@ -50,6 +50,32 @@ def _autocast_off(x: torch.Tensor):
     return torch.autocast(device_type=x.device.type, enabled=False)
 
 
+def _pointwise_as_product(x: torch.Tensor) -> bool:
+    """Whether a 1x1 convolution of `x` runs as one matrix product (`_pointwise`) instead of `F.conv2d`: on CPU at one
+    thread, where PyTorch runs 1x1 convolutions with its own kernel rather than oneDNN's (`use_mkldnn` in
+    aten/src/ATen/native/ConvUtils.h) and that kernel first copies a channels-last input to NCHW. The product reads
+    either layout as it is and writes the layout asked for: ~0.6x the time of the convolution and its copies. At two
+    or more threads oneDNN's convolution is faster. The compile / export test comes first: it adds no shape guards.
+    """
+    return (
+        not (torch.compiler.is_compiling() or torch.compiler.is_exporting())
+        and x.device.type == "cpu"
+        and torch.get_num_threads() == 1
+    )
+
+
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """The 1x1 convolution of `x` `[N, C, H, W]` (NCHW or channels-last) with `weight` `[D, C]` and `bias` `[D]` as one
+    batched matrix product -> `[N, D, H, W]`, channels-last if `channels_last`, else contiguous."""
+    batch, _, height, width = x.shape
+    columns = x.flatten(2)  # [N, C, H*W]: a view in both layouts
+    if channels_last:  # [N, H*W, D] = columns^T @ weight^T + bias
+        out = torch.baddbmm(bias.expand(batch, height * width, -1), columns.mT, weight.t().expand(batch, -1, -1))
+        return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
+    out = torch.baddbmm(bias[:, None].expand(batch, -1, height * width), weight.expand(batch, -1, -1), columns)
+    return out.view(batch, -1, height, width)
+
+
 def _tokens(x: torch.Tensor) -> torch.Tensor:
     """`[N, C, h, w]` -> `[N, h*w, C]` (row-major tokens)."""
     return x.flatten(2).transpose(1, 2)
@@ -100,9 +126,11 @@ class MrcfaFrameDecoder(nn.Module):
         num_stages = len(self.linear_projections)
         fuse_weight = self.linear_fuse.weight.flatten(1)  # [D, num_stages * D], input blocks ordered c4, c3, c2, c1
         size = hidden_states[0].shape[-2:]
-        if hidden_states[0].device.type == "cpu" and not torch.compiler.is_compiling():
-            # channels-last on CPU: bilinear upsampling vectorises over the D channels (3x faster than over the width
-            # in NCHW), and the 1x1 convolutions are no slower; the maps derived from `F` stay channels-last
+        # channels-last on CPU: bilinear upsampling vectorises over the D channels (3x faster than over the width in
+        # NCHW), and the 1x1 convolutions are no slower; the maps derived from `F` stay channels-last. The product of
+        # `_pointwise` reads the encoder's NCHW maps as they are and writes channels-last stage maps.
+        as_product = _pointwise_as_product(hidden_states[0])
+        if not as_product and hidden_states[0].device.type == "cpu" and not torch.compiler.is_compiling():
             hidden_states = tuple(h.contiguous(memory_format=torch.channels_last) for h in hidden_states)
         affine = self._batch_norm_affine()
         fused = None
@@ -112,7 +140,10 @@ class MrcfaFrameDecoder(nn.Module):
             bias = block @ projection.bias  # [D]
             if affine is not None:
                 weight, bias = weight * affine[0][:, None], bias * affine[0] + (affine[1] if stage == 0 else 0)
-            stage_map = _resize(F.conv2d(features, weight[:, :, None, None], bias), size)
+            if as_product:
+                stage_map = _resize(_pointwise(features, weight, bias, channels_last=True), size)
+            else:
+                stage_map = _resize(F.conv2d(features, weight[:, :, None, None], bias), size)
             # in place: `fused` is a fresh convolution / upsampling output that nothing else holds (saves allocating
             # and first-touching a new 1/4-resolution map per stage)
             fused = stage_map if fused is None else fused.add_(stage_map)
@@ -121,21 +152,8 @@ class MrcfaFrameDecoder(nn.Module):
     def classify(self, fused: torch.Tensor) -> torch.Tensor:
         """`F` `[N, D, h, w]` -> per-frame logits `[N, C, h, w]` (contiguous, whatever the layout of `F`)."""
         fused = self.dropout(fused)
-        if (
-            not (torch.compiler.is_compiling() or torch.compiler.is_exporting())  # first: no guards on strides
-            and fused.device.type == "cpu"
-            and torch.get_num_threads() == 1
-            and fused.is_contiguous(memory_format=torch.channels_last)
-        ):
-            # With one thread PyTorch runs a 1x1 convolution with its own (THNN) kernel instead of oneDNN's
-            # (`use_mkldnn` in aten/src/ATen/native/ConvUtils.h), which first copies a channels-last input to NCHW;
-            # this product reads the channels-last map as it is and writes NCHW logits: ~0.6x the time of the
-            # convolution and the copy to a contiguous output.
-            batch, _, height, width = fused.shape
-            weight = self.classifier.weight.flatten(1)  # [C, D]
-            bias = self.classifier.bias[None, :, None].expand(batch, -1, height * width)
-            logits = torch.baddbmm(bias, weight.expand(batch, -1, -1), fused.flatten(2))
-            return logits.view(batch, -1, height, width)
+        if _pointwise_as_product(fused):
+            return _pointwise(fused, self.classifier.weight.flatten(1), self.classifier.bias, channels_last=False)
         return self.classifier(fused).contiguous()
 
 

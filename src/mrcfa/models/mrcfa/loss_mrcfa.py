@@ -25,6 +25,10 @@ class _UpsampledCrossEntropy(torch.autograd.Function):
     respect to the resized logits, `(softmax - one_hot(label)) * valid / pixels`, written over the log-softmax, and
     taken back through the resize with autograd. What is kept for backward is that gradient at the logits'
     resolution; backward scales it by the incoming gradient.
+
+    On CPU each image is resized channels-last, and the class dimension is then the last one in memory: bilinear
+    upsampling and its backward vectorise over the classes (1.6x and ~5x faster than NCHW for 124 classes), and the
+    log-softmax, gather and scatter run over contiguous rows (`scores` is the `[1, H, W, C]` view).
     """
 
     @staticmethod
@@ -33,20 +37,27 @@ class _UpsampledCrossEntropy(torch.autograd.Function):
         pixels = labels.numel()  # the mean is over every pixel, ignored ones included (mmseg's reduction)
         total = logits.new_zeros(())
         grad = torch.empty_like(logits) if needs_grad else None
+        channels_last = logits.device.type == "cpu"
+        dim = -1 if channels_last else 1  # the class dimension of `scores`
         for i in range(logits.shape[0]):
             image_labels = labels[i : i + 1]
             valid = image_labels != ignore_index
-            target = torch.where(valid, image_labels, 0).unsqueeze(1)  # [1, 1, H, W]
+            target = torch.where(valid, image_labels, 0).unsqueeze(dim)  # [1, H, W, 1] or [1, 1, H, W]
             with torch.enable_grad():
-                leaf = logits[i : i + 1].detach().requires_grad_(needs_grad)
-                resized = _resize(leaf, size)
-            log_probs = torch.log_softmax(resized.detach(), dim=1)
-            picked = log_probs.gather(1, target).squeeze(1)
+                leaf = logits[i : i + 1].detach()
+                if channels_last:
+                    leaf = leaf.contiguous(memory_format=torch.channels_last)
+                leaf.requires_grad_(needs_grad)
+                resized = _resize(leaf, size)  # [1, C, H, W], channels-last on CPU
+            scores = resized.detach().permute(0, 2, 3, 1) if channels_last else resized.detach()
+            log_probs = torch.log_softmax(scores, dim=dim)
+            picked = log_probs.gather(dim, target).squeeze(dim)
             total -= torch.where(valid, picked, 0).sum()
             if needs_grad:
-                grad_resized = log_probs.exp_()  # softmax, in place of the log-softmax
-                grad_resized.scatter_add_(1, target, torch.full_like(picked, -1.0).unsqueeze(1))
-                grad_resized.mul_(valid.unsqueeze(1).to(grad_resized.dtype) / pixels)
+                grad_scores = log_probs.exp_()  # softmax, in place of the log-softmax
+                grad_scores.scatter_add_(dim, target, torch.full_like(picked, -1.0).unsqueeze(dim))
+                grad_scores.mul_(valid.unsqueeze(dim).to(grad_scores.dtype) / pixels)
+                grad_resized = grad_scores.permute(0, 3, 1, 2) if channels_last else grad_scores
                 if resized is leaf:
                     grad[i : i + 1] = grad_resized
                 else:

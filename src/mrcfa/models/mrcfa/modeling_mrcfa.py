@@ -316,9 +316,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         )
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
 
-        wants_attentions = output_attentions is not False and (
-            output_attentions or selected_hidden_states(output_attentions) is not None
-        )
+        wants_attentions = self._requested(output_attentions)
 
         clip, frames = self._check_pixel_values(pixel_values)
         batch, _, _, height, width = clip.shape
@@ -335,18 +333,16 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 output = self._forward_padded(clip, labels, groups, output_hidden_states)
                 return output if return_dict else output.to_tuple()
 
-        wants_hidden_states = output_hidden_states is not False and (
-            output_hidden_states or selected_hidden_states(output_hidden_states) is not None
-        )
+        wants_hidden_states = self._requested(output_hidden_states)
         full_clip = frames == self.config.num_clips
         flat = clip.reshape(batch * frames, *clip.shape[2:])
         features, _, encoder = self.encode_frames(
             flat,
             as_target=full_clip,
             as_reference=full_clip,
-            output_attentions=bool(wants_attentions),
+            output_attentions=wants_attentions,
             return_fused_map=False,
-            return_encoder_outputs=bool(wants_hidden_states or wants_attentions),
+            return_encoder_outputs=wants_hidden_states or wants_attentions,
         )
         frame_logits = features.logits.reshape(batch, frames, *features.logits.shape[1:])
         size = tuple(frame_logits.shape[-2:])
@@ -478,6 +474,11 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             hidden_states=None if hidden_states is None else tuple(hidden_states),
             **results,
         )
+
+    @staticmethod
+    def _requested(request: bool | int | list[int] | None) -> bool:
+        """Whether `output_hidden_states` / `output_attentions` asks for any output (`True`, an index or a list)."""
+        return request is not False and bool(request or selected_hidden_states(request) is not None)
 
     def _selected(self, outputs: tuple[torch.Tensor, ...] | None, request: bool | int | list[int] | None):
         """`outputs` as `output_hidden_states` / `output_attentions` asks: all (`True`), none (`False` / `None`), or

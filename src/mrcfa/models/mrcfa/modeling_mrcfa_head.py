@@ -453,27 +453,23 @@ class MrcfaFrameFeatures:
 
     def index(self, idx) -> MrcfaFrameFeatures:
         """Frames `idx` (an int, slice or index tensor) of every field."""
-
-        def pick(v):
-            if v is None:
-                return None
-            if isinstance(v, tuple):
-                return tuple(t[idx] for t in v)
-            return v[idx]
-
-        return MrcfaFrameFeatures(**{f.name: pick(getattr(self, f.name)) for f in fields(self)})
+        return self._map(lambda t: t[idx])
 
     def unflatten(self, batch: int, frames: int) -> MrcfaFrameFeatures:
         """Every field's leading `batch * frames` dimension split into `[batch, frames]` (views, no copy)."""
+        return self._map(lambda t: t.unflatten(0, (batch, frames)))
 
-        def split(v):
+    def _map(self, function) -> MrcfaFrameFeatures:
+        """`function` applied to every tensor of every field (tuples element by element; `None` stays `None`)."""
+
+        def apply(v):
             if v is None:
                 return None
             if isinstance(v, tuple):
-                return tuple(split(t) for t in v)
-            return v.unflatten(0, (batch, frames))
+                return tuple(function(t) for t in v)
+            return function(v)
 
-        return MrcfaFrameFeatures(**{f.name: split(getattr(self, f.name)) for f in fields(self)})
+        return MrcfaFrameFeatures(**{f.name: apply(getattr(self, f.name)) for f in fields(self)})
 
     @staticmethod
     def cat(items: list[MrcfaFrameFeatures]) -> MrcfaFrameFeatures:

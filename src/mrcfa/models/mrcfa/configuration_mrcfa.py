@@ -1,14 +1,16 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """MRCFA model configuration.
 
-This file ships inside every saved checkpoint (``trust_remote_code``): it imports only from transformers and
-huggingface_hub, never from the rest of the ``mrcfa`` package.
+This file ships inside every saved checkpoint (``trust_remote_code``): it imports only numpy, transformers and
+huggingface_hub, never the rest of the ``mrcfa`` package. It also holds the VSPW classes and colour palette
+(`palette_for`), which the checkpoint's Inference Endpoints handler (``handler.py``) uses to colour label maps.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from huggingface_hub.dataclasses import strict
 from transformers import SegformerConfig
 
@@ -29,6 +31,42 @@ VSPW_CLASSES = (
     "flower_pot_or_vase", "clock", "book", "tool", "blackboard", "tissue", "screen_or_television", "computer",
     "printer", "Mobile_phone", "keyboard", "other_electronic_product", "fruit", "food", "instrument", "train",
 )  # fmt: skip
+
+#: The official VSPW colour palette (RGB per class id 0..123).
+VSPW_PALETTE = (
+    (120, 120, 120), (180, 120, 120), (6, 230, 230), (80, 50, 50), (4, 200, 3), (120, 120, 80),
+    (140, 140, 140), (204, 5, 255), (230, 230, 230), (4, 250, 7), (224, 5, 255), (235, 255, 7),
+    (150, 5, 61), (120, 120, 70), (8, 255, 51), (255, 6, 82), (143, 255, 140), (204, 255, 4),
+    (255, 51, 7), (204, 70, 3), (0, 102, 200), (61, 230, 250), (255, 6, 51), (11, 102, 255),
+    (255, 7, 71), (255, 9, 224), (9, 7, 230), (220, 220, 220), (255, 9, 92), (112, 9, 255),
+    (8, 255, 214), (7, 255, 224), (255, 184, 6), (10, 255, 71), (255, 41, 10), (7, 255, 255),
+    (224, 255, 8), (102, 8, 255), (255, 61, 6), (255, 194, 7), (255, 122, 8), (0, 255, 20),
+    (255, 8, 41), (255, 5, 153), (6, 51, 255), (235, 12, 255), (160, 150, 20), (0, 163, 255),
+    (140, 140, 140), (250, 10, 15), (20, 255, 0), (31, 255, 0), (255, 31, 0), (255, 224, 0),
+    (153, 255, 0), (0, 0, 255), (255, 71, 0), (0, 235, 255), (0, 173, 255), (31, 0, 255),
+    (11, 200, 200), (255, 82, 0), (0, 255, 245), (0, 61, 255), (0, 255, 112), (0, 255, 133),
+    (255, 0, 0), (255, 163, 0), (255, 102, 0), (194, 255, 0), (0, 143, 255), (51, 255, 0),
+    (0, 82, 255), (0, 255, 41), (0, 255, 173), (10, 0, 255), (173, 255, 0), (0, 255, 153),
+    (255, 92, 0), (255, 0, 255), (255, 0, 245), (255, 0, 102), (255, 173, 0), (255, 0, 20),
+    (255, 184, 184), (0, 31, 255), (0, 255, 61), (0, 71, 255), (255, 0, 204), (0, 255, 194),
+    (0, 255, 82), (0, 10, 255), (0, 112, 255), (51, 0, 255), (0, 194, 255), (0, 122, 255),
+    (0, 255, 163), (255, 153, 0), (0, 255, 10), (255, 112, 0), (143, 255, 0), (82, 0, 255),
+    (163, 255, 0), (255, 235, 0), (8, 184, 170), (133, 0, 255), (0, 255, 92), (184, 0, 255),
+    (255, 0, 31), (0, 184, 255), (0, 214, 255), (255, 0, 112), (92, 255, 0), (0, 224, 255),
+    (112, 224, 255), (70, 184, 160), (163, 0, 255), (153, 0, 255), (71, 255, 0), (255, 0, 163),
+    (255, 204, 0), (255, 0, 143), (0, 255, 235), (133, 255, 0),
+)  # fmt: skip
+
+
+def palette_for(num_labels: int) -> np.ndarray:
+    """`[num_labels, 3]` uint8 colours of class ids `0 .. num_labels - 1`: VSPW's palette, extended beyond its 124
+    classes with colours drawn from a fixed seed (`np.random.default_rng(0)`), so that they never change."""
+    colours = np.array(VSPW_PALETTE, dtype=np.uint8)
+    if num_labels > len(colours):
+        extra = np.random.default_rng(0).integers(0, 256, size=(num_labels - len(colours), 3), dtype=np.uint8)
+        colours = np.concatenate([colours, extra])
+    return colours[:num_labels]
+
 
 _MIT_WIDE = (64, 128, 320, 512)
 # Official MRCFA models: MiT encoder sizes plus the head variant chosen by the official `backbone='bX'` string
@@ -202,4 +240,4 @@ class MrcfaConfig(SegformerConfig):
             raise ValueError(f"num_labels must be >= 1, got {self.num_labels}.")
 
 
-__all__ = ["MrcfaConfig", "MRCFA_PRESETS", "VSPW_CLASSES"]
+__all__ = ["MrcfaConfig", "MRCFA_PRESETS", "VSPW_CLASSES", "VSPW_PALETTE", "palette_for"]

@@ -1,5 +1,6 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""Reading videos as frames: a video file (PyAV, optional), a folder of frames, a VSPW video folder, or a list.
+"""Reading videos as frames: a video file (PyAV, optional), a folder of frames, a VSPW video folder, or a list; and
+writing frames to a video file (`VideoWriter`, PyAV).
 
 `iter_named_frames` / `iter_frames` read lazily; with `skip_corrupt=True` an unreadable image of a folder or an
 undecodable frame of a video file is skipped (reported through `on_skip`, by default a warning naming it) instead of
@@ -24,6 +25,7 @@ __all__ = [
     "CorruptFrameError",
     "VideoInfo",
     "VideoReadError",
+    "VideoWriter",
     "frame_names",
     "iter_frames",
     "iter_named_frames",
@@ -254,3 +256,44 @@ def probe_video(source: str | Path | list | tuple) -> VideoInfo:
         if not frames and rate and stream.duration and stream.time_base:  # no frame count: from the duration
             frames = round(stream.duration * stream.time_base * rate)
         return VideoInfo(frames or None, Fraction(rate) if rate else None)
+
+
+class VideoWriter:
+    """Writes RGB frames to a video file with PyAV, opened at the first frame (odd sizes lose their last row/column).
+
+    `codec`: a PyAV encoder name ("mpeg4"; "libx264" in .mp4 or "libvpx-vp9" in .webm play in browsers); `rate`: the
+    frame rate (an int or a `fractions.Fraction`). Use as a context manager, or call `close()`.
+    """
+
+    def __init__(self, path, rate, codec: str = "mpeg4", options: dict[str, str] | None = None):
+        try:
+            import av
+        except ImportError as err:
+            raise ImportError("writing a video needs PyAV: pip install av (or 'mrcfa[video]').") from err
+        self._av, self.path, self.rate, self.codec, self.options = av, path, rate, codec, options or {}
+        self._container = self._stream = None
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one `[H, W, 3]` uint8 frame."""
+        if self._stream is None:
+            self._container = self._av.open(str(self.path), mode="w")
+            self._stream = self._container.add_stream(self.codec, rate=self.rate, options=self.options)
+            self._stream.width, self._stream.height = rgb.shape[1] - rgb.shape[1] % 2, rgb.shape[0] - rgb.shape[0] % 2
+            self._stream.pix_fmt = "yuv420p"
+        frame = np.ascontiguousarray(rgb[: self._stream.height, : self._stream.width])
+        for packet in self._stream.encode(self._av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and close the file (nothing is written when no frame came)."""
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
+            self._stream = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -26,6 +26,8 @@ def test_converted_directory(converted_a):
         "streaming_mrcfa.py",
         "preprocessor_config.json",
         "README.md",
+        "handler.py",  # the Inference Endpoints handler (tests/test_endpoint_handler.py) and what it needs installed
+        "requirements.txt",
     } <= files
     config = json.loads((converted_a / "config.json").read_text())
     assert config["model_type"] == "mrcfa"

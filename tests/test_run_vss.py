@@ -174,6 +174,9 @@ def test_single_frame_training_and_evaluation(tiny_vspw, tmp_path, capsys):
     assert "single_frame evaluation" in capsys.readouterr().out
     assert results["eval_num_frames"] == 35 and results["train_num_videos"] == 4
     assert json.loads((out / "all_results.json").read_text())["eval_num_frames"] == 35
+    # the final save ships the Inference Endpoints handler, its requirements and the processor it loads
+    for name in ("handler.py", "requirements.txt", "preprocessor_config.json", "image_processing_mrcfa.py"):
+        assert (out / name).is_file(), name
 
 
 # ------------------------------------------------------------------------------------------------- bad input

@@ -11,6 +11,7 @@ single-dot relative modules.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 
 import torch
@@ -492,15 +493,21 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         return tuple(o if i in keep else None for i, o in enumerate(outputs))
 
     # ------------------------------------------------------------------------------------------------ save / load
-    def save_pretrained(self, save_directory, *args, **kwargs):
+    def save_pretrained(self, save_directory, *args, push_to_hub: bool = False, **kwargs):
         """`PreTrainedModel.save_pretrained`, plus the code and `auto_map` (AutoConfig, AutoModel,
-        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`, and the
-        `video-semantic-segmentation` pipeline (`custom_pipelines`) for `pipeline(..., trust_remote_code=True)`.
+        AutoModelForSemanticSegmentation) needed by `from_pretrained(..., trust_remote_code=True)`, the
+        `video-semantic-segmentation` pipeline (`custom_pipelines`) for `pipeline(..., trust_remote_code=True)`, and
+        the Inference Endpoints handler (`handler.py`, with its `requirements.txt`).
 
         `auto_map` and `custom_pipelines` go to the saved `config.json` only: the live model's config is left as it was.
+        With `push_to_hub=True` the complete folder is uploaded by `push_to_hub` (which saves the model again).
         """
-        # The video pipeline ships too: it is declared in `custom_pipelines`, and its file (with the streaming code
-        # it imports) is copied because this import names it (transformers copies a module's relative imports).
+        # Shipped too, because these imports name them (transformers copies the files a module imports relatively,
+        # also into the cache of a model loaded with trust_remote_code, whose save then ships them again): the video
+        # pipeline declared in `custom_pipelines` (with the streaming code it imports), the image processor (the
+        # handler's default when no preprocessor config is saved) and the handler.
+        from .handler import write_requirements
+        from .image_processing_mrcfa import MrcfaImageProcessor  # noqa: F401
         from .pipeline_mrcfa import CUSTOM_PIPELINES
 
         saved = {"auto_map": dict(AUTO_MAP), "custom_pipelines": copy.deepcopy(CUSTOM_PIPELINES)}
@@ -508,13 +515,20 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         for name, value in saved.items():
             setattr(self.config, name, value)
         try:
-            return super().save_pretrained(save_directory, *args, **kwargs)
+            super().save_pretrained(save_directory, *args, **kwargs)
         finally:
             for name in saved:
                 if name in previous:
                     setattr(self.config, name, previous[name])
                 else:
                     delattr(self.config, name)
+        if not os.path.isdir(save_directory) or not kwargs.get("is_main_process", True):
+            return
+        # written after transformers' save, whose upload (had it been asked to push) would have missed it
+        write_requirements(save_directory)
+        if push_to_hub:
+            hub = {k: kwargs[k] for k in ("commit_message", "private", "token", "create_pr") if k in kwargs}
+            self.push_to_hub(kwargs.get("repo_id", os.path.basename(os.path.normpath(save_directory))), **hub)
 
 
 def _apply_official_layer_norm_eps(encoder: SegformerModel, eps: float) -> None:

@@ -16,8 +16,9 @@ Requests (`data["inputs"]`, optional `data["parameters"]`):
   takes no `video/*` body, so a JSON body with base64 is the way) -> `{"num_frames", "fps", "width", "height",
   "label_maps": [base64 palette PNG per frame, pixel value = class id], "legend": [{"id", "name", "color",
   "pixels", "share"} per class present, largest first], "overlay": base64 MP4 (with `return_overlay`)}`, segmented
-  as the `video-semantic-segmentation` pipeline does (streaming, the official test clips). Parameters (`VIDEO_PARAMETERS`):
-  `max_frames` (segment only the first frames; at most the endpoint's limit), `return_overlay` (bool).
+  as the `video-semantic-segmentation` pipeline does (streaming, the official test clips). Parameters
+  (`VIDEO_PARAMETERS`): `max_frames` (segment only the first frames; at most the endpoint's limit),
+  `return_overlay` (bool).
 * a bad request (not an image or a video, a truncated file, more frames or pixels than the endpoint's limits, an
   unknown parameter) -> `{"error": "<one line>"}`; the handler keeps serving.
 
@@ -63,7 +64,7 @@ logger = logging.getLogger(__name__)
 #: What an endpoint installs on top of the inference toolkit's image (`requirements.txt`): the transformers this code
 #: is written for (the image may carry an older one) and PyAV for videos.
 REQUIREMENTS = ("transformers>=5.24,<6", "av>=18")
-#: Default limits per request: frames of a video (20 s at 15 frames per second) and pixels of an image or frame (1080p).
+#: Default limits per request: frames of a video (20 s at 15 frames per second), pixels of an image or frame (1080p).
 DEFAULT_MAX_FRAMES = 300
 DEFAULT_MAX_PIXELS = 1920 * 1080
 #: The parameters a video request takes.
@@ -164,7 +165,7 @@ class EndpointHandler:
             return self._answer(data)
         except RequestError as err:
             return {"error": _one_line(err)}
-        except Exception as err:  # noqa: BLE001 - one failed request must neither stop the endpoint nor leak a traceback
+        except Exception as err:  # noqa: BLE001 - a failed request must neither stop the endpoint nor leak a traceback
             logger.exception("MRCFA endpoint: the request failed")
             if isinstance(err, torch.cuda.OutOfMemoryError):
                 torch.cuda.empty_cache()

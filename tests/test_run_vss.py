@@ -1,4 +1,5 @@
-"""scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input."""
+"""scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input,
+bad data."""
 
 import json
 import os
@@ -451,6 +452,7 @@ def test_skip_corrupt_skips_and_reports_the_clips_of_bad_files(tiny_vspw, tmp_pa
     assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 10 + 18
 
 
+@pytest.mark.slow
 def test_bad_data_after_a_checkpoint_keeps_it_and_says_how_to_resume(tiny_vspw, tmp_path):
     root = _copy(tiny_vspw, tmp_path)
     relative = "data/1_hc0fap/origin/00000001.jpg"  # frame 0 of 1_hc0fap: first read by the 4th train batch

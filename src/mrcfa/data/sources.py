@@ -44,7 +44,7 @@ def _skip_fix(action: str) -> str:
 
 class DataFileError(ValueError):
     """A frame or mask file that cannot be used. The message says what is wrong with the file (``.problem``), then
-    how to fix it (``fix``); ``.file`` names the file.
+    how to fix it (the `fix` argument); ``.file`` names the file.
 
     A DataLoader worker passes an error to the main process as its type and its formatted traceback only
     (``type(err)(text)``): built that way, the error keeps just its own message (the last line of that traceback),

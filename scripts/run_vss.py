@@ -122,6 +122,10 @@ class DataArguments(SyntheticVspwArguments):
     )
     clips_per_video: int = field(default=1, metadata={"help": "Train clips drawn per video per data epoch."})
     repeats: int = field(default=1, metadata={"help": "Passes over the train videos per data epoch."})
+    skip_corrupt: bool = field(
+        default=False,
+        metadata={"help": "Skip (with a warning naming the file) the clips that use a bad frame or mask."},
+    )
     max_eval_videos: int | None = field(
         default=None, metadata={"help": "Evaluate only the first N videos of the eval split (quick checks)."}
     )
@@ -380,6 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
         load_kwargs = {
             "reference_offsets": config.reference_offsets,
             "num_classes": num_labels,
+            "skip_corrupt": data_args.skip_corrupt,
             "token": model_args.token,
         }
         train_stream = None

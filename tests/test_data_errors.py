@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mrcfa.data import CorruptImageError, collate_clips, export_vspw_parquet, list_vspw_videos, load_vspw
+from mrcfa.data import (
+    CorruptImageError,
+    InvalidMaskError,
+    collate_clips,
+    export_vspw_parquet,
+    list_vspw_videos,
+    load_vspw,
+)
 from mrcfa.data.synthetic import make_synthetic_vspw
 
 
@@ -138,6 +145,45 @@ def test_corrupt_png_mask(root):
         clips = _consume(load_vspw(root, "train", mode="eval", skip_corrupt=True))
     assert len(clips) == 24 - 1  # frame 9 of a 12-frame video is only in the clip of target 9 ([0, 3, 6, 9])
     assert all(9 not in c["frame_indices"] for c in clips if c["video_id"] == video)
+
+
+def test_bad_masks_are_skipped_on_request(root):
+    video = _video(root, "val")
+    Image.fromarray(np.ones((10, 24), np.uint8), "L").save(root / "data" / video / "mask" / "00000003.png")
+    mask = np.ones((16, 24), np.uint8)
+    mask[0, 0] = 7
+    Image.fromarray(mask, "L").save(root / "data" / video / "mask" / "00000011.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clips = _consume(load_vspw(root, "val", mode="eval", skip_corrupt=True))
+    skipped = [str(w.message) for w in caught if "skipping the clip" in str(w.message)]
+    # frame 2 is in the clips of targets 2-6 (fixed clips) and 11 ([2, 5, 8, 11]); frame 10 in its own only
+    assert sum("00000003.png is 24x10" in m for m in skipped) == 6
+    assert sum("00000011.png has value 7" in m for m in skipped) == 1
+    # the warning says what is wrong, not the fix that it applies
+    assert all(m.endswith("classes: expected 0 (others), 1..3 or 255 (ignored).") for m in skipped if "value 7" in m)
+    assert [c["frame_indices"][-1] for c in clips if c["video_id"] == video] == [0, 1, 7, 8, 9]
+
+
+def test_data_errors_from_dataloader_workers_keep_their_type_and_one_line(root):
+    """A DataLoader worker re-raises `type(err)(its traceback as text)`: the error still reads as its own message."""
+    from torch.utils.data import DataLoader
+
+    video = _video(root, "val")
+    mask = root / "data" / video / "mask" / "00000002.png"
+    Image.fromarray(np.ones((10, 24), np.uint8), "L").save(mask)
+    frame = root / "data" / video / "origin" / "00000002.jpg"
+    message = (
+        f"frame {frame} is 24x16 (WxH) but its mask {mask} is 24x10: a frame and its mask must have the same size. "
+        "Fix the mask, or skip the clips that use it: --skip_corrupt (run_vss.py), skip_corrupt=True (load_vspw)."
+    )
+    with pytest.raises(InvalidMaskError) as direct:
+        _consume(load_vspw(root, "val", mode="eval"))
+    assert str(direct.value) == message and direct.value.file == str(mask)
+    loader = DataLoader(load_vspw(root, "val", mode="eval"), batch_size=None, num_workers=1, collate_fn=lambda x: x)
+    with pytest.raises(InvalidMaskError) as from_worker:
+        _consume(loader)
+    assert str(from_worker.value) == message and from_worker.value.file is None
 
 
 def test_train_mode_needs_a_labelled_split(root):

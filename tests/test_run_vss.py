@@ -1,4 +1,5 @@
-"""scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input."""
+"""scripts/run_vss.py end to end with a tiny model: outputs, exact resume after SIGKILL, 2-process training, bad input,
+bad data."""
 
 import json
 import os
@@ -346,3 +347,137 @@ print("ok")
         )
         assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
         assert f"run_vss.py: error: {message}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------------------------- bad data
+SKIP_FIX = "or skip the clips that use it: --skip_corrupt (run_vss.py), skip_corrupt=True (load_vspw)."
+
+
+def _break(root, relative, kind):
+    """Break one file of a VSPW copy: a truncated JPEG, a mask of the wrong size or with a value beyond the classes.
+    Returns (file, problem): the broken file and the first sentences of the error run_vss.py must report."""
+    import numpy as np
+    from PIL import Image
+
+    path = root / relative
+    if kind == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(OSError) as decoding:  # PIL's own words, quoted by the message
+            Image.open(path).load()
+        return path, f"corrupt or unreadable frame {path}: {decoding.value}. Expected a valid JPEG file. Replace it"
+    frame = path.parent.parent / "origin" / path.with_suffix(".jpg").name
+    if kind == "size":
+        Image.fromarray(np.ones((10, 96), np.uint8), "L").save(path)
+        return path, (
+            f"frame {frame} is 96x64 (WxH) but its mask {path} is 96x10: a frame and its mask must have the same "
+            "size. Fix the mask"
+        )
+    mask = np.asarray(Image.open(path)).copy()
+    mask[4, 7] = 9
+    Image.fromarray(mask, "L").save(path)
+    return path, (
+        f"mask {path} has value 9 at (y=4, x=7) but the dataset has 3 classes: expected 0 (others), 1..3 or 255 "
+        "(ignored). If the dataset has more classes, list them in label_num_dic_final.json (or pass num_classes=...); "
+        "else fix the mask"
+    )
+
+
+def _copy(tiny_vspw, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(tiny_vspw, tmp_path / "vspw")).resolve()
+
+
+def _error_line(args):
+    """Run run_vss.py; assert exit status 2 and one error line, no traceback; return that line."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=240, env=_env(1), cwd=ROOT
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    assert [line for line in lines if "error:" in line] == lines[-1:], proc.stderr[-4000:]
+    return lines[-1]
+
+
+# train: the first train batch reads frame 1 of video 1_hc0fap; val: evaluation reads frame 1 of 1001_qxgdzk
+BAD_FILES = {
+    ("train", "truncated"): "data/1_hc0fap/origin/00000002.jpg",
+    ("train", "size"): "data/1_hc0fap/mask/00000002.png",
+    ("train", "values"): "data/1_hc0fap/mask/00000002.png",
+    ("val", "truncated"): "data/1001_qxgdzk/origin/00000002.jpg",
+    ("val", "size"): "data/1001_qxgdzk/mask/00000002.png",
+    ("val", "values"): "data/1001_qxgdzk/mask/00000002.png",
+}
+
+
+@pytest.mark.parametrize("split, kind", list(BAD_FILES))
+def test_bad_data_is_one_line_with_exit_status_2(tiny_vspw, tmp_path, split, kind):
+    root = _copy(tiny_vspw, tmp_path)
+    _, problem = _break(root, BAD_FILES[split, kind], kind)
+    out = tmp_path / "run"
+    if split == "train":  # through a DataLoader worker, before the first checkpoint
+        line = _error_line(tiny_args(root, out, "--max_steps", "3", "--dataloader_num_workers", "1"))
+        assert line == (
+            f"run_vss.py: error: {problem}, {SKIP_FIX} Training stopped at step 0, with no checkpoint saved: run "
+            "again once the data is fixed."
+        )
+        assert not any(out.glob("checkpoint-*"))
+    else:  # at the evaluation after training: the trained model is kept
+        line = _error_line(tiny_args(root, out, "--max_steps", "1"))
+        checkpoint = out / "checkpoint-1"
+        assert line == (
+            f"run_vss.py: error: {problem}, {SKIP_FIX} Evaluation stopped after training (step 1); the last "
+            f"checkpoint, {checkpoint}, is kept: once the data is fixed, evaluate it with --model_name_or_path "
+            f"{checkpoint} --do_train false"
+        )
+        assert (checkpoint / "model.safetensors").is_file()
+
+
+def test_skip_corrupt_skips_and_reports_the_clips_of_bad_files(tiny_vspw, tmp_path):
+    root = _copy(tiny_vspw, tmp_path)
+    train_file, train_problem = _break(root, BAD_FILES["train", "truncated"], "truncated")
+    val_file, val_problem = _break(root, "data/1001_qxgdzk/origin/00000011.jpg", "truncated")  # frame 10 of 17
+    out = tmp_path / "run"
+    args = ["--max_steps", "3", "--dataloader_num_workers", "1", "--skip_corrupt", "true"]
+    proc = _run(tiny_args(root, out, *args), threads=1)
+    warnings = [line.split("UserWarning: ", 1)[1] for line in proc.stderr.splitlines() if "UserWarning: " in line]
+    problem = train_problem.removesuffix(" Replace it")
+    assert f"skipping the clip of video '1_hc0fap' with frames [10, 7, 4, 1]: {problem}" in warnings
+    problem = val_problem.removesuffix(" Replace it")
+    for frames in ([1, 4, 7, 10], [4, 7, 10, 13], [7, 10, 13, 16]):  # the eval clips that read frame 10
+        assert f"skipping the clip of video '1001_qxgdzk' with frames {frames}: {problem}" in warnings
+    assert (
+        "video '1001_qxgdzk': the clip of frame 10 was skipped (skip_corrupt), so only its frames 0..9 are evaluated."
+        in warnings
+    )
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_num_videos"] == 2 and results["eval_num_frames"] == 10 + 18
+
+
+@pytest.mark.slow
+def test_bad_data_after_a_checkpoint_keeps_it_and_says_how_to_resume(tiny_vspw, tmp_path):
+    root = _copy(tiny_vspw, tmp_path)
+    relative = "data/1_hc0fap/origin/00000001.jpg"  # frame 0 of 1_hc0fap: first read by the 4th train batch
+    good = (root / relative).read_bytes()
+    _, problem = _break(root, relative, "truncated")
+    out = tmp_path / "run"
+    args = ["--max_steps", "6", "--save_steps", "2", "--dataloader_num_workers", "1", "--do_eval", "false"]
+    line = _error_line(tiny_args(root, out, *args))
+    checkpoint = out / "checkpoint-2"
+    assert line == (
+        f"run_vss.py: error: {problem}, {SKIP_FIX} Training stopped at step 3; the last checkpoint, {checkpoint}, is "
+        f"kept: once the data is fixed, resume with --resume_from_checkpoint {checkpoint}"
+    )
+    assert json.loads((checkpoint / "trainer_state.json").read_text())["global_step"] == 2
+    # the data fixed, the run resumes from that checkpoint as told and ends
+    (root / relative).write_bytes(good)
+    _run(tiny_args(root, out, *args, "--resume_from_checkpoint", str(checkpoint)), threads=1)
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 6
+    # resuming a finished run would take a step past max_steps: refused
+    line = _error_line(tiny_args(root, out, *args, "--resume_from_checkpoint", "latest"))
+    last = out / "checkpoint-6"
+    assert line == (
+        f"run_vss.py: error: checkpoint {last} is at step 6, the end of training (max_steps 6): nothing left to "
+        f"resume. Raise --max_steps to train on, or evaluate it with --model_name_or_path {last} --do_train false."
+    )

@@ -5,6 +5,7 @@
 
     load_vspw(source, split, *, mode="train" | "eval", streaming=True, seed=0, epoch=0, repeats=1, ...)
     list_vspw_videos(source, split) -> VspwSplit (videos with sorted frame names / files)
+    DataFileError (CorruptImageError, InvalidMaskError)  a frame / mask that cannot be used, named; skip_corrupt=True
     VspwBuilder, VspwBuilderConfig                     the datasets builder (the modern "loading script")
     VspwTrainTransform(crop_size, scale, ratio_range, cat_max_ratio, flip_prob, photometric, seed)
     VspwEvalTransform(scale, size_divisor, processor="auto")  the model processor's test preprocessing
@@ -25,6 +26,8 @@ _EXPORTS = {
     "list_vspw_videos": ".sources",
     "resolve_source": ".sources",
     "CorruptImageError": ".sources",
+    "DataFileError": ".sources",
+    "InvalidMaskError": ".sources",
     "VspwSplit": ".sources",
     "VspwVideoInfo": ".sources",
     "VspwBuilder": ".builder",

@@ -22,7 +22,7 @@ reads the bytes of its row group (one video), then decodes only the clip frames.
 
 Examples are yielded in encoded form (frames and masks as ``{"path", "bytes"}`` references to the original JPEG / PNG
 files, never re-encoded) and decoded by the ``datasets.Image`` features; the generator still decodes and checks them
-first, for errors that name the file and for ``skip_corrupt``.
+first, for errors that name the file (:class:`~mrcfa.data.sources.DataFileError`) and for ``skip_corrupt``.
 
 Epochs: the config's ``epoch`` fixes the clips. Epoch 0 is the split order with sampling key ``seed``; epoch e > 0
 is the shard order that ``IterableDataset.set_epoch(e)`` gives in datasets 5 (a permutation drawn with
@@ -44,7 +44,7 @@ import numpy as np
 from ..constants import REFERENCE_OFFSETS
 from ..models.mrcfa.video_clips_mrcfa import test_clip_indices, train_clip_indices
 from .sources import (
-    CorruptImageError,
+    DataFileError,
     VideoReader,
     VspwSplit,
     VspwVideoInfo,
@@ -133,7 +133,8 @@ class VspwBuilderConfig(datasets.BuilderConfig):
         clips_per_video: clips drawn from each video per pass in train mode.
         reference_offsets: offsets of the reference frames (official ``(-9, -6, -3)``).
         num_classes: class count used to check mask values (default: read from the source, else 124).
-        skip_corrupt: skip (with a warning) the clips that use an undecodable file instead of raising.
+        skip_corrupt: skip (with a warning naming the file) the clips that use an undecodable frame or mask, or a
+            mask that does not fit its frame or the classes, instead of raising.
         revision: for a Hub dataset id (the token is the builder's ``token`` argument).
     """
 
@@ -263,7 +264,10 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
             for video in videos:
                 reader = VideoReader(video, listing, None if rows is None else rows[video.row])
                 if rows is not None and rows[video.row]["video_id"] != video.video_id:
-                    raise ValueError(f"{video.parquet_file} changed while reading: expected video {video.video_id!r}.")
+                    raise DataFileError(
+                        f"{video.parquet_file} changed while reading: expected video {video.video_id!r}.",
+                        file=video.parquet_file,
+                    )
                 yield from self._video_clips(reader, repeat, sampling_key)
 
     def _video_clips(self, reader: VideoReader, repeat: int, sampling_key: int):
@@ -292,11 +296,11 @@ class VspwBuilder(datasets.GeneratorBasedBuilder):
     def _example(self, reader: VideoReader, positions: tuple[int, ...], clip_seed: int) -> dict | None:
         try:
             items = [reader.get(p) for p in positions]
-        except CorruptImageError as err:
+        except DataFileError as err:
             if not self.config.skip_corrupt:
                 raise
             warnings.warn(
-                f"skipping the clip of video {reader.video.video_id!r} with frames {list(positions)}: {err}",
+                f"skipping the clip of video {reader.video.video_id!r} with frames {list(positions)}: {err.problem}",
                 UserWarning,
                 stacklevel=2,
             )

@@ -128,7 +128,9 @@ def load_vspw(
         reference_offsets: reference frame offsets (official ``(-9, -6, -3)``).
         num_classes: class count used to check mask values (default: ``label_num_dic_final.json`` / Parquet
             metadata, else 124).
-        skip_corrupt: skip the clips that use a corrupt JPEG / PNG (with a warning naming the file) instead of raising.
+        skip_corrupt: skip the clips that use a corrupt JPEG / PNG or a mask that does not fit (another size than
+            its frame, values beyond the classes, several channels), with a warning naming the file, instead of
+            raising a :class:`~mrcfa.data.sources.DataFileError`.
         revision, token: for a Hub dataset id.
         cache_dir: ``datasets`` cache folder (only written when ``streaming=False``).
 

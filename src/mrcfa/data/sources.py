@@ -21,6 +21,8 @@ from ..constants import IGNORE_INDEX, VSPW_NUM_CLASSES
 
 __all__ = [
     "CorruptImageError",
+    "DataFileError",
+    "InvalidMaskError",
     "VspwSource",
     "VspwSplit",
     "VspwVideoInfo",
@@ -35,12 +37,45 @@ PARQUET_METADATA_KEY = b"mrcfa"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*/[\w.\-]+")
 
 
-class CorruptImageError(ValueError):
-    """A frame or mask file that cannot be decoded (truncated or not an image). ``.file`` names it."""
+def _skip_fix(action: str) -> str:
+    """The fix of a bad file: `action`, or how to go on without it, in the form of each entry point."""
+    return f"{action}, or skip the clips that use it: --skip_corrupt (run_vss.py), skip_corrupt=True (load_vspw)."
 
-    def __init__(self, message: str, file: str):
-        super().__init__(message)
+
+class DataFileError(ValueError):
+    """A frame or mask file that cannot be used. The message says what is wrong with the file (``.problem``), then
+    how to fix it (the `fix` argument); ``.file`` names the file.
+
+    A DataLoader worker passes an error to the main process as its type and its formatted traceback only
+    (``type(err)(text)``): built that way, the error keeps just its own message (the last line of that traceback),
+    so that it still reads as one line, and ``.file`` is None.
+    """
+
+    def __init__(self, message: str, file: str | None = None, fix: str | None = None):
+        if file is None and message.startswith(f"Caught {type(self).__name__} "):
+            message = _original_message(message, type(self))
+        super().__init__(f"{message} {fix}" if fix else message)
+        self.problem = message
         self.file = file
+
+
+def _original_message(text: str, kind: type) -> str:
+    """The message of the `kind` error whose formatted traceback ends `text` (`text` if there is none)."""
+    prefixes = (f"{kind.__module__}.{kind.__qualname__}: ", f"{kind.__qualname__}: ")
+    for line in reversed(text.splitlines()):
+        for prefix in prefixes:
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+    return text
+
+
+class CorruptImageError(DataFileError):
+    """A frame or mask file that cannot be decoded (truncated or not an image)."""
+
+
+class InvalidMaskError(DataFileError):
+    """A mask that decodes but does not fit: several channels, another size than its frame, values beyond the
+    classes."""
 
 
 @dataclass(frozen=True)
@@ -331,34 +366,44 @@ def decode_image(data: bytes | str, name: str, what: str) -> Image.Image:
         raise FileNotFoundError(f"{what} file {name} not found.") from err
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise CorruptImageError(
-            f"corrupt or unreadable {what} {name}: {err}. Expected a valid "
-            f"{'JPEG' if what == 'frame' else 'PNG'} file; pass skip_corrupt=True to skip the clips that use it.",
+            f"corrupt or unreadable {what} {name}: {err}. Expected a valid {'JPEG' if what == 'frame' else 'PNG'} "
+            "file.",
             file=name,
+            fix=_skip_fix("Replace it"),
         ) from err
     return image
 
 
 def check_mask(mask: Image.Image, name: str, frame_size: tuple[int, int], frame_name: str, num_classes: int):
-    """Check a raw mask: single channel, same size as its frame, values in {0..num_classes, 255}."""
+    """Check a raw mask: single channel, same size as its frame, values in {0..num_classes, 255}; raises
+    `InvalidMaskError`."""
     if mask.mode not in ("L", "P"):
-        raise ValueError(
+        raise InvalidMaskError(
             f"mask {name} has image mode {mask.mode!r}: expected a single-channel PNG (mode 'L' or 'P') whose pixel "
-            "values are class ids."
+            "values are class ids.",
+            file=name,
+            fix=_skip_fix("Fix the mask"),
         )
     if mask.size != frame_size:
-        raise ValueError(
+        raise InvalidMaskError(
             f"frame {frame_name} is {frame_size[0]}x{frame_size[1]} (WxH) but its mask {name} is "
-            f"{mask.size[0]}x{mask.size[1]}: a frame and its mask must have the same size."
+            f"{mask.size[0]}x{mask.size[1]}: a frame and its mask must have the same size.",
+            file=name,
+            fix=_skip_fix("Fix the mask"),
         )
     array = np.asarray(mask)
     if int(array.max(initial=0)) > num_classes:
         bad = (array > num_classes) & (array != IGNORE_INDEX)
         if bad.any():
             y, x = (int(v) for v in np.argwhere(bad)[0])
-            raise ValueError(
+            raise InvalidMaskError(
                 f"mask {name} has value {int(array[y, x])} at (y={y}, x={x}) but the dataset has {num_classes} "
-                f"classes: expected 0 (others), 1..{num_classes} or {IGNORE_INDEX} (ignored). Pass num_classes=... "
-                "if the dataset has more classes."
+                f"classes: expected 0 (others), 1..{num_classes} or {IGNORE_INDEX} (ignored).",
+                file=name,
+                fix=_skip_fix(
+                    f"If the dataset has more classes, list them in {CLASS_FILE} (or pass num_classes=...); else fix "
+                    "the mask"
+                ),
             )
 
 
@@ -391,19 +436,24 @@ class VideoReader:
         masks = self.row.get("masks") if self.split.labelled else None
         where = f"{video.parquet_file} (video {video.video_id!r}, frame {stem!r})"
         if len(frames) != video.num_frames or (masks is not None and len(masks) != video.num_frames):
-            raise ValueError(
+            raise DataFileError(
                 f"video {video.video_id!r} in {video.parquet_file} has {video.num_frames} frame names, "
-                f"{len(frames)} frames and {len(masks) if masks is not None else 0} masks: expected equal counts."
+                f"{len(frames)} frames and {len(masks) if masks is not None else 0} masks: expected equal counts.",
+                file=video.parquet_file,
             )
         if self.split.labelled and masks is None:
-            raise ValueError(
-                f"video {video.video_id!r} in {video.parquet_file} has no masks but its split is labelled."
+            raise DataFileError(
+                f"video {video.video_id!r} in {video.parquet_file} has no masks but its split is labelled.",
+                file=video.parquet_file,
             )
         frame_ref = frames[index]
         mask_ref = masks[index] if masks is not None else None
         for ref, what in ((frame_ref, "frame"), (mask_ref, "mask")):
             if ref is not None and not ref.get("bytes"):
-                raise ValueError(f"{what} of {where} has no embedded bytes: expected images embedded in the Parquet.")
+                raise DataFileError(
+                    f"{what} of {where} has no embedded bytes: expected images embedded in the Parquet.",
+                    file=video.parquet_file,
+                )
         return frame_ref, mask_ref, f"{where} image", None if mask_ref is None else f"{where} mask"
 
     def get(self, index: int):

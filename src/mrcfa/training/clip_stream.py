@@ -158,7 +158,8 @@ class TrainClipStream(IterableDataset):
             if count == 0:
                 raise RuntimeError(
                     "the train stream of this process (or DataLoader worker) yielded no clip in a whole data epoch: "
-                    "it has no video. Use fewer processes / dataloader workers than videos."
+                    "it has no video, or skip_corrupt skipped every clip. Use fewer processes / dataloader workers "
+                    "than videos."
                 )
             current += 1
 

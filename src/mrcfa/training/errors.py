@@ -23,7 +23,8 @@ def usage_errors() -> Iterator[None]:
     """Turn the `ValueError` / `FileNotFoundError` / config-validation / `CliError` raised inside into `UsageError`.
 
     Wrap the checks and the set-up that run before training starts: an error there is the user's to fix (an argument,
-    a path, the data), while one raised later is a failure that deserves its traceback.
+    a path, the data), while one raised later is a failure that deserves its traceback -- except a bad frame or mask
+    met while training or evaluating, which `MrcfaTrainer` raises as a `UsageError` itself.
     """
     try:
         yield

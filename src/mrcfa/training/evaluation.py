@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -33,17 +34,30 @@ def _decoded(image: Any, mode: str | None = None) -> Any:
     return image
 
 
-def _video_frames(clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Hashable, list]]:
+def _video_frames(clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Hashable, Iterator[tuple]]]:
     """Group eval clips (one per frame, video then frame order) into (video_id, [(frame, mask), ...] iterator).
 
     Only the target (last) frame and mask of each clip are used, and decoded here when the clips hold undecoded
     images (see :func:`load_eval_videos`).
     """
     for video_id, group in itertools.groupby(clips, key=lambda ex: ex["video_id"]):
-        yield (
-            video_id,
-            ((_decoded(ex["frames"][-1], "RGB"), _decoded((ex.get("masks") or [None])[-1])) for ex in group),
-        )
+        yield video_id, _frames_until_gap(video_id, group)
+
+
+def _frames_until_gap(video_id: Hashable, clips: Iterable[Mapping[str, Any]]) -> Iterator[tuple]:
+    """(frame, mask) of the clips of one video, up to the first frame whose clip is missing (`skip_corrupt` skips
+    the clips that use a bad file): the frames after it would be predicted from the wrong references."""
+    for expected, ex in enumerate(clips):
+        target = ex["frame_indices"][-1] if "frame_indices" in ex else expected
+        if target != expected:
+            kept = f"only its frames 0..{expected - 1} are evaluated" if expected else "it is not evaluated"
+            warnings.warn(
+                f"video {video_id!r}: the clip of frame {expected} was skipped (skip_corrupt), so {kept}.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        yield _decoded(ex["frames"][-1], "RGB"), _decoded((ex.get("masks") or [None])[-1])
 
 
 @torch.no_grad()
@@ -82,6 +96,8 @@ def evaluate_videos(
         model: an `MrcfaForVideoSemanticSegmentation` (put in eval mode).
         clips: eval clips of `load_vspw(..., mode="eval")` (one per frame, video then frame order); only the target
             (last) frame and mask of each clip are used: the frames are re-read as a video by streaming inference.
+            A video whose clips stop being consecutive (`skip_corrupt=True` skipped a clip) is evaluated up to the
+            first missing frame, with a warning.
         processor: the `MrcfaImageProcessor` of the test preprocessing.
         num_labels: classes of the model; masks are raw VSPW masks (0 = others, k = class k - 1).
         single_frame: predict every frame alone (`model(frame)`, the image baseline) instead of with its official
@@ -109,24 +125,11 @@ def evaluate_videos(
             position = done if video_index is None else video_index.get(video_id, done)
             if max_videos is not None and position >= max_videos:
                 break
-            masks: list[Any] = []
-
-            def frames(items=items, masks=masks, video_id=video_id):
-                for frame, mask in items:
-                    if mask is None:
-                        raise ValueError(f"video {video_id!r} has no masks: evaluation needs a labelled split.")
-                    masks.append(mask)
-                    yield frame
-
-            if single_frame:
-                predictions = single_frame_predictions(model, frames(), processor, batch_size)
-            else:
-                predictions = segment_video(model, frames(), processor=processor, batch_size=batch_size)
-            for index, prediction in enumerate(predictions):
-                reference = np.asarray(masks[index])
-                masks[index] = None
-                metric.add_frame(video_id, prediction.cpu().numpy(), reference)
-            metric.end_video(video_id)
+            first = next(items, None)  # None: the clip of its first frame was skipped (`_frames_until_gap`)
+            if first is not None:
+                _score_video(
+                    metric, video_id, itertools.chain([first], items), model, processor, single_frame, batch_size
+                )
             done += 1
             if bar is not None:
                 bar.update(1)
@@ -135,6 +138,28 @@ def evaluate_videos(
             bar.close()
         model.train(was_training)
     return metric
+
+
+def _score_video(metric, video_id, items, model, processor, single_frame: bool, batch_size: int) -> None:
+    """Predict the (frame, mask) `items` of one video and add them to `metric` (ending the video)."""
+    masks: list[Any] = []
+
+    def frames():
+        for frame, mask in items:
+            if mask is None:
+                raise ValueError(f"video {video_id!r} has no masks: evaluation needs a labelled split.")
+            masks.append(mask)
+            yield frame
+
+    if single_frame:
+        predictions = single_frame_predictions(model, frames(), processor, batch_size)
+    else:
+        predictions = segment_video(model, frames(), processor=processor, batch_size=batch_size)
+    for index, prediction in enumerate(predictions):
+        reference = np.asarray(masks[index])
+        masks[index] = None
+        metric.add_frame(video_id, prediction.cpu().numpy(), reference)
+    metric.end_video(video_id)
 
 
 def gather_video_metrics(

@@ -17,12 +17,14 @@ import torch
 import transformers
 from packaging import version
 from torch.utils.data import DataLoader
-from transformers import PreTrainedModel, Trainer, TrainerState
+from transformers import PreTrainedModel, Trainer, TrainerCallback, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
+from ..data.sources import DataFileError
 from ..model_cards import render_model_card
 from .clip_stream import TrainClipStream, make_train_dataloader
+from .errors import UsageError
 from .evaluation import evaluate_videos, flatten_metrics, gather_video_metrics
 from .optimization import get_official_poly_schedule, official_param_groups
 
@@ -52,6 +54,16 @@ def _endless_stream_epoch_log():
         trainer_logger.removeFilter(log_filter)
 
 
+class _LastCheckpoint(TrainerCallback):
+    """Remembers the checkpoint folder this run saved last (`path`; set it to the folder a run resumes from)."""
+
+    def __init__(self):
+        self.path: str | None = None
+
+    def on_save(self, args, state, control, **kwargs):
+        self.path = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
+
+
 # transformers 5 saves SegFormer encoders under legacy key names that only `from_pretrained` renames back.
 _RENAMES_LEGACY_KEYS = version.parse(transformers.__version__).major >= 5
 
@@ -71,6 +83,10 @@ class MrcfaTrainer(Trainer):
     The train dataset must be a `TrainClipStream` (already split across processes), the eval dataset a
     `load_vspw(..., mode="eval")` stream of this process's videos. Optimizer, scheduler and resume follow the
     training arguments' `lr_schedule`, `head_lr_mult`, `warmup_start_ratio`, `poly_power`.
+
+    A bad frame or mask met by `train` or `evaluate` (`mrcfa.data.DataFileError`, also from DataLoader workers) is
+    raised as a one-line `UsageError` naming the file and the fix; once training has started, it also names the
+    last checkpoint, which is kept, and how to resume from it once the data is fixed.
     """
 
     def __init__(
@@ -100,6 +116,35 @@ class MrcfaTrainer(Trainer):
         self.model_card_kwargs = dict(model_card_kwargs or {})
         self.last_eval_result: dict[str, Any] | None = None
         self.resumed_batches = 0
+        self._training: str | None = None  # None, then "running", then "done"
+        self._last_checkpoint = _LastCheckpoint()
+        self.add_callback(self._last_checkpoint)
+
+    @contextlib.contextmanager
+    def _data_errors(self):
+        """Raise a `DataFileError` as a `UsageError`; once training has started, add which checkpoint is kept and
+        how to go on from it."""
+        try:
+            yield
+        except DataFileError as err:
+            if self._training is None:  # evaluation only: the data error is all there is to say
+                raise UsageError(str(err)) from err
+            checkpoint = self._last_checkpoint.path
+            step = self.state.global_step
+            if checkpoint is None or not os.path.isdir(checkpoint):
+                stopped = "Evaluation stopped after training" if self._training == "done" else "Training stopped"
+                raise UsageError(
+                    f"{err} {stopped} at step {step}, with no checkpoint saved: run again once the data is fixed."
+                ) from err
+            if self._training == "done":  # its model is the last checkpoint: resuming would train past max_steps
+                raise UsageError(
+                    f"{err} Evaluation stopped after training (step {step}); the last checkpoint, {checkpoint}, is "
+                    f"kept: once the data is fixed, evaluate it with --model_name_or_path {checkpoint} --do_train false"
+                ) from err
+            raise UsageError(
+                f"{err} Training stopped at step {step}; the last checkpoint, {checkpoint}, is kept: once the data "
+                f"is fixed, resume with --resume_from_checkpoint {checkpoint}"
+            ) from err
 
     # -------------------------------------------------------------------------------------------------- training
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
@@ -114,15 +159,27 @@ class MrcfaTrainer(Trainer):
             if resume_from_checkpoint is None:
                 raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir}).")
         stream = self.train_dataset
-        if not isinstance(stream, TrainClipStream):
-            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
-        with _endless_stream_epoch_log():
-            return self._train_stream(stream, resume_from_checkpoint, **kwargs)
+        self._training = "running"
+        self._last_checkpoint.path = resume_from_checkpoint or None
+        with self._data_errors():
+            if not isinstance(stream, TrainClipStream):
+                result = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+            else:
+                with _endless_stream_epoch_log():
+                    result = self._train_stream(stream, resume_from_checkpoint, **kwargs)
+        self._training = "done"
+        return result
 
     def _train_stream(self, stream: TrainClipStream, resume_from_checkpoint: str | None, **kwargs):
         if not resume_from_checkpoint:
             return super().train(**kwargs)
         state = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME))
+        if 0 < self.args.max_steps <= state.global_step:  # Trainer would take one more step on an endless stream
+            raise UsageError(
+                f"checkpoint {resume_from_checkpoint} is at step {state.global_step}, the end of training "
+                f"(max_steps {self.args.max_steps}): nothing left to resume. Raise --max_steps to train on, or "
+                f"evaluate it with --model_name_or_path {resume_from_checkpoint} --do_train false."
+            )
         batches = 0 if self.args.ignore_data_skip else state.global_step * self.args.gradient_accumulation_steps
         stream.start_batch = batches
         self.resumed_batches = batches
@@ -231,19 +288,20 @@ class MrcfaTrainer(Trainer):
         if next(model.parameters()).device != device:
             model.to(device)
         start = time.time()
-        local = evaluate_videos(
-            model,
-            dataset,
-            self.processing_class,
-            num_labels=model.config.num_labels,
-            single_frame=self.eval_single_frame,
-            batch_size=self.args.per_device_eval_batch_size,
-            max_videos=self.eval_max_videos,
-            video_index=self._eval_video_index,
-            progress=not self.args.disable_tqdm and self.is_local_process_zero(),
-            total_videos=self.eval_total_videos,
-            protocol=self.vc_protocol,
-        )
+        with self._data_errors():
+            local = evaluate_videos(
+                model,
+                dataset,
+                self.processing_class,
+                num_labels=model.config.num_labels,
+                single_frame=self.eval_single_frame,
+                batch_size=self.args.per_device_eval_batch_size,
+                max_videos=self.eval_max_videos,
+                video_index=self._eval_video_index,
+                progress=not self.args.disable_tqdm and self.is_local_process_zero(),
+                total_videos=self.eval_total_videos,
+                protocol=self.vc_protocol,
+            )
         merged = gather_video_metrics(local, self.eval_video_order)
         result = merged.compute(self.vc_protocol)
         self.last_eval_result = result

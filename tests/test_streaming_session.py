@@ -222,3 +222,65 @@ def test_session_errors_say_what_is_expected(model, frames):
             model(inference_session=streaming, frame=frames[3])
     finally:
         model.eval()
+
+
+def test_segment_video_with_frames_pairs_each_frame_as_given_with_its_result(model, processor, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)) for _ in range(5)]
+    expected = list(segment_video(model, images, processor=processor))
+    pairs = list(segment_video(model, iter(images), processor=processor, batch_size=3, with_frames=True))
+    assert [frame for frame, _ in pairs] == images and all(a is b for (a, _), b in zip(pairs, images))
+    assert all(torch.equal(labels, e) for (_, labels), e in zip(pairs, expected))
+    for i, image in enumerate(images):
+        image.save(tmp_path / f"{i:03d}.png")
+    read = list(segment_video(model, str(tmp_path), processor=processor, with_frames=True))
+    assert all(isinstance(frame, Image.Image) and frame.size == (70, 40) for frame, _ in read)
+    assert all(torch.equal(labels, e) for (_, labels), e in zip(read, expected))
+
+
+def test_session_with_remote_code_only(tmp_path):
+    """From a saved checkpoint with trust_remote_code, in a process without mrcfa: the processor's session drives the
+    model (transformers loads the processor's and the model's code as separate copies of the modules)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import save_tiny_model
+
+    folder = save_tiny_model(tmp_path / "model", scale=(W, H))
+    assert (folder / "session_mrcfa.py").is_file()
+    rng = np.random.default_rng(4)
+    raw = rng.integers(0, 256, (11, 40, 70, 3), dtype=np.uint8)
+    np.save(tmp_path / "frames.npy", raw)
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(folder).eval()
+    processor = MrcfaImageProcessor.from_pretrained(folder)
+    expected = torch.stack(list(segment_video(model, list(raw), processor=processor, output="logits")))
+    torch.save(expected, tmp_path / "expected.pt")
+    code = f"""
+    import sys
+    sys.modules["mrcfa"] = None  # the package is not installed for this user
+    import numpy as np, torch
+    from transformers import AutoImageProcessor, AutoModel
+    processor = AutoImageProcessor.from_pretrained({str(folder)!r}, trust_remote_code=True)
+    model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True).eval()
+    assert "transformers_modules" in type(model).__module__
+    frames = np.load({str(tmp_path / "frames.npy")!r})
+    expected = torch.load({str(tmp_path / "expected.pt")!r})
+    session = processor.init_video_session(video=list(frames))
+    propagated = torch.cat([o.logits for o in model.propagate_in_video_iterator(session)])
+    assert (propagated - expected).abs().max() <= 1e-5, "propagated logits differ"
+    session = processor.init_video_session()
+    for frame, logits in zip(frames, expected):
+        pixel_values = processor(images=frame, return_tensors="pt")["pixel_values"][0]
+        assert torch.equal(model(inference_session=session, frame=pixel_values).logits[0], logits), "stepped differ"
+    print("OK", session.next_frame_idx, len(session.cache))
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env.update({"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0 and "OK 11 9" in result.stdout, result.stderr[-3000:]

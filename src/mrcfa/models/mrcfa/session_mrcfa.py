@@ -202,6 +202,17 @@ def _moved(features: MrcfaFrameFeatures, device: torch.device | None) -> MrcfaFr
     return features if device is None else features._map(lambda t: t.to(device))
 
 
+def _check_session(session: object) -> None:
+    """A `TypeError` unless `session` is an `MrcfaVideoInferenceSession`. Checked by its attributes, not its class:
+    loaded with `trust_remote_code`, the model, the processor and the pipeline each get their own copy of this module
+    (transformers loads every entry file with its imports apart), so a session may come from another copy."""
+    if not all(hasattr(session, name) for name in ("cache", "next_frame_idx", "input_size", "processed_frames")):
+        raise TypeError(
+            "inference_session must be an MrcfaVideoInferenceSession (processor.init_video_session()), got "
+            f"{type(session).__name__}."
+        )
+
+
 def _same_device(a: torch.device, b: torch.device) -> bool:
     """Whether two devices are the same (`cuda` is the current CUDA device, e.g. `cuda:0`)."""
     return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
@@ -301,11 +312,7 @@ def streaming_step(
     Returns:
         `MrcfaStreamingOutput` with `logits` `[N, num_labels, H/4, W/4]` and `frame_idx`.
     """
-    if not isinstance(inference_session, MrcfaVideoInferenceSession):
-        raise TypeError(
-            "inference_session must be an MrcfaVideoInferenceSession (processor.init_video_session()), got "
-            f"{type(inference_session).__name__}."
-        )
+    _check_session(inference_session)
     session = inference_session
     if not _same_device(session.inference_device, torch.device(backend.device)):
         raise ValueError(
@@ -375,7 +382,8 @@ def propagate_in_video(
         `MrcfaStreamingOutput` of each frame (`logits` `[1, num_labels, H/4, W/4]`, `frame_idx`).
     """
     session = inference_session  # checked now, not at the first frame
-    if not isinstance(session, MrcfaVideoInferenceSession) or session.processed_frames is None:
+    _check_session(session)
+    if session.processed_frames is None:
         raise ValueError(
             "propagate_in_video_iterator needs a session with a preloaded video: "
             "processor.init_video_session(video=...)."

@@ -60,7 +60,7 @@ def test_each_frame_encoded_once_and_cache_bounded(model, frames):
     assert peak <= 10  # only what future clips still need
     assert segmenter.cached_frames == list(range(16, 25))
     # the cached past frames keep only reference-side features
-    kept = segmenter._cache[20]
+    kept = segmenter.session.cache[20]
     assert kept.logits is None and kept.fused_eighth is None and kept.value_tokens is not None
 
 

@@ -57,7 +57,8 @@ def test_processor_rejects_non_finite_frames_naming_them(processor):
 def test_segment_video_names_the_frame_of_the_video_through_the_processor(model, processor):
     frames = [frame.astype(np.float32) for frame in rgb_frames(7)]
     frames[5][2, 2, 0] = np.inf
-    with pytest.raises(ValueError, match=r"^frame 5 of the video has NaN or infinite pixel values"):
+    # the processor's check of raw frames, named by segment_video with the frame's index in the video
+    with pytest.raises(ValueError, match=r"^frame 5 of the video: the image has NaN or infinite pixel values"):
         list(segment_video(model, frames, processor=processor, batch_size=3))  # frame 5 is item 2 of its batch
     # a processor that makes infinite values (image_std 0) is caught on the model input, naming the frame
     broken = MrcfaImageProcessor(size={"longest_edge": W, "shortest_edge": H}, image_std=[0.0, 0.0, 0.0])

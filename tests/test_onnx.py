@@ -1,5 +1,6 @@
 """ONNX streaming export (docs/deployment.md): `mrcfa export-onnx` writes the per-frame and per-clip graphs, and
-`segment_video` with `OnnxStreamingModel` streams a video through ONNX Runtime with the PyTorch streaming output."""
+`OnnxStreamingModel` drives the streaming session (`runner(inference_session=..., frame=...)`, `segment_video`)
+through ONNX Runtime with the PyTorch streaming output."""
 
 import json
 
@@ -9,8 +10,15 @@ import torch
 from conftest import tiny_config
 from PIL import Image
 
-from mrcfa import MrcfaForVideoSemanticSegmentation, StreamingVideoSegmenter, segment_video
+from mrcfa import (
+    MrcfaForVideoSemanticSegmentation,
+    MrcfaStreamingBackend,
+    MrcfaVideoInferenceSession,
+    StreamingVideoSegmenter,
+    segment_video,
+)
 from mrcfa.cli import main
+from mrcfa.models.mrcfa.session_mrcfa import propagate_in_video, streaming_step
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -66,7 +74,8 @@ def test_onnx_streaming_equals_pytorch_streaming_on_fixture_a(exported_a, conver
 
 
 class _Runner:
-    """A model behind the streaming interface without being an nn.Module (what OnnxStreamingModel provides)."""
+    """A streaming backend that is not an nn.Module, as OnnxStreamingModel: the protocol on the PyTorch model's parts
+    (the clip part computes the reference logits too, as the ONNX clip graph does)."""
 
     device = torch.device("cpu")
     dtype = torch.float32
@@ -74,34 +83,69 @@ class _Runner:
     def __init__(self, model):
         self.model, self.config, self.calls = model, model.config, 0
 
-    @property
-    def decode_head(self):
-        return self
+    def __call__(self, *, inference_session, frame=None, frame_idx=None):
+        return streaming_step(self, inference_session, frame=frame, frame_idx=frame_idx)
 
-    def eval(self):
-        return self
-
-    def encode_frames(self, pixel_values):
+    def encode_stream_frames(self, pixel_values, *, frame_logits=True):
         self.calls += 1
-        return self.model.encode_frames(pixel_values)
+        return self.model.encode_frames(pixel_values)[0]
 
-    def clip_forward(self, target, references, size):
-        return self.model.decode_head.clip_forward(target, references, size)
+    def stream_target_logits(self, target, references, size):
+        return self.model.decode_head.clip_forward(target, references, size).logits
 
 
-def test_streaming_accepts_a_runner_with_the_model_interface():
+def test_streaming_runs_any_backend_of_the_protocol():
+    from mrcfa.onnx_runtime import OnnxStreamingModel
+
+    # the ONNX runner implements the protocol, no longer pretending to be an nn.Module
+    assert not hasattr(OnnxStreamingModel, "decode_head") and not hasattr(OnnxStreamingModel, "eval")
+    for name in ("__call__", "encode_stream_frames", "stream_target_logits", "propagate_in_video_iterator"):
+        assert callable(getattr(OnnxStreamingModel, name)), name
+
     torch.manual_seed(0)
     model = MrcfaForVideoSemanticSegmentation(tiny_config()).eval()
     frames = [torch.randn(3, 64, 96) for _ in range(12)]
     runner = _Runner(model)
+    assert isinstance(runner, MrcfaStreamingBackend) and not isinstance(runner, torch.nn.Module)
     with torch.no_grad():
         expected = list(segment_video(model, frames, output="logits", batch_size=2))
     actual = list(segment_video(runner, frames, output="logits", batch_size=2))
     assert runner.calls == 6 and len(actual) == len(expected) == 12
-    for a, e in zip(actual, expected):  # the runner's clip_forward also computes the reference logits: rounding only
+    for a, e in zip(actual, expected):  # the runner's clip part also computes the reference logits: rounding only
         torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
+    session = MrcfaVideoInferenceSession(video=torch.stack(frames))
+    propagated = [o.logits[0] for o in propagate_in_video(runner, session)]  # the session's own loop
+    assert all(torch.equal(a, p) for a, p in zip(actual, propagated))
     with pytest.raises(ValueError, match="runs on cpu"):
         StreamingVideoSegmenter(runner, device="meta")
+    with pytest.raises(TypeError, match="needs an MRCFA model .* got Module"):
+        StreamingVideoSegmenter(torch.nn.Module())
+
+
+@pytest.mark.slow
+def test_onnx_runner_drives_the_session(exported_a, converted_a, ref_a):
+    from mrcfa.onnx_runtime import OnnxStreamingModel
+
+    runner = OnnxStreamingModel(exported_a, threads=1)
+    model = MrcfaForVideoSemanticSegmentation.from_pretrained(converted_a).eval()
+    assert isinstance(runner, MrcfaStreamingBackend)
+    frames = _video(ref_a, (96, 128))
+    session = runner.processor.init_video_session(inference_device=runner.device)
+    torch_session = MrcfaVideoInferenceSession(inference_device=model.device)
+    stepped = []
+    for i, frame in enumerate(frames):  # frames 0-2 alone, 3-8 fixed clips, 9-15 [i-9, i-6, i-3, i]
+        output = runner(inference_session=session, frame=frame)
+        assert output.frame_idx == i and len(session.cache) <= 10
+        error = (output.logits - model(inference_session=torch_session, frame=frame).logits).abs().max().item()
+        assert error <= 1e-4, (i, error)
+        stepped.append(output.logits[0])
+    assert session.cached_frame_indices == torch_session.cached_frame_indices == list(range(7, 16))
+
+    preloaded = MrcfaVideoInferenceSession(video=torch.stack(frames))
+    with pytest.raises(ValueError, match="MRCFA is causal"):
+        runner(inference_session=preloaded, frame_idx=3)
+    propagated = [o.logits[0] for o in runner.propagate_in_video_iterator(preloaded)]
+    assert max((a - b).abs().max().item() for a, b in zip(propagated, stepped)) <= 1e-6
 
 
 def test_export_onnx_command_errors(tmp_path, capsys):

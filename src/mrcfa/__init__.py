@@ -30,6 +30,9 @@ _LAZY_ATTRIBUTES = {
     "MrcfaForVideoSemanticSegmentation": ".models.mrcfa.modeling_mrcfa",
     "MrcfaVideoSemanticSegmenterOutput": ".models.mrcfa.modeling_mrcfa",
     "VideoSemanticSegmentationPipeline": ".models.mrcfa.pipeline_mrcfa",
+    "MrcfaStreamingBackend": ".models.mrcfa.session_mrcfa",
+    "MrcfaStreamingOutput": ".models.mrcfa.session_mrcfa",
+    "MrcfaVideoInferenceSession": ".models.mrcfa.session_mrcfa",
     "StreamingVideoSegmenter": ".models.mrcfa.streaming_mrcfa",
     "segment_video": ".models.mrcfa.streaming_mrcfa",
     "VideoSegmentationMetrics": ".metrics",
@@ -46,6 +49,9 @@ __all__ = [
     "MrcfaConfig",
     "MrcfaForVideoSemanticSegmentation",
     "MrcfaImageProcessor",
+    "MrcfaStreamingBackend",
+    "MrcfaStreamingOutput",
+    "MrcfaVideoInferenceSession",
     "MrcfaVideoProcessor",
     "MrcfaVideoSemanticSegmenterOutput",
     "StreamingVideoSegmenter",
@@ -62,6 +68,7 @@ if TYPE_CHECKING:
     from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor
     from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
     from .models.mrcfa.pipeline_mrcfa import VideoSemanticSegmentationPipeline
+    from .models.mrcfa.session_mrcfa import MrcfaStreamingBackend, MrcfaStreamingOutput, MrcfaVideoInferenceSession
     from .models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
 
 _registered = False

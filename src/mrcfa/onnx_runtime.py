@@ -8,18 +8,20 @@
     for labels in segment_video(model, "video.mp4", processor=model.processor):
         ...
 
-`OnnxStreamingModel` runs the two graphs of `mrcfa.onnx_export` behind the interface that
-`mrcfa.StreamingVideoSegmenter` uses (`config`, `encode_frames`, `decode_head.clip_forward`), so streaming, its
-frame cache and the official test clips are the same code as with the PyTorch model. Needs `onnxruntime`
-(`pip install "mrcfa[onnx]"`).
+    session = model.processor.init_video_session()  # or frame by frame, as with the PyTorch model
+    logits = model(inference_session=session, frame=pixel_values).logits
+
+`OnnxStreamingModel` runs the two graphs of `mrcfa.onnx_export` as an `MrcfaStreamingBackend` (the frame graph is
+`encode_stream_frames`, the clip graph `stream_target_logits`), so the session, its frame cache and the official
+test clips are the same code as with the PyTorch model. Needs `onnxruntime` (`pip install "mrcfa[onnx]"`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,12 @@ import torch
 
 from .models.mrcfa.configuration_mrcfa import MrcfaConfig
 from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
+from .models.mrcfa.session_mrcfa import (
+    MrcfaStreamingOutput,
+    MrcfaVideoInferenceSession,
+    propagate_in_video,
+    streaming_step,
+)
 from .onnx_export import CLIP_INPUTS, FORMAT_VERSION, FRAME_OUTPUTS, METADATA_FILE
 
 __all__ = ["OnnxStreamingModel", "import_onnxruntime"]
@@ -48,7 +56,8 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
 
 
 class OnnxStreamingModel:
-    """The frame and clip graphs of an ONNX streaming export, usable as the `model` of `mrcfa.segment_video`.
+    """The frame and clip graphs of an ONNX streaming export: an `MrcfaStreamingBackend`, driven like the PyTorch
+    model (`runner(inference_session=..., frame=...)`, `propagate_in_video_iterator`, `mrcfa.segment_video`).
 
     Args:
         directory: a folder written by `mrcfa export-onnx` / `mrcfa.onnx_export.export_streaming_onnx`.
@@ -115,31 +124,44 @@ class OnnxStreamingModel:
             str(self.directory / self.metadata["clip_model"]), session_options, providers=providers
         )
 
-    # the interface of MrcfaForVideoSemanticSegmentation that StreamingVideoSegmenter uses
-    @property
-    def decode_head(self) -> OnnxStreamingModel:
-        return self
+    # ------------------------------------------------------------------------------ MrcfaStreamingBackend
+    def __call__(
+        self,
+        *,
+        inference_session: MrcfaVideoInferenceSession,
+        frame: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        frame_idx: int | None = None,
+    ) -> MrcfaStreamingOutput:
+        """One session step, as `model(inference_session=..., frame=..., frame_idx=...)` of the PyTorch model."""
+        return streaming_step(self, inference_session, frame=frame, frame_idx=frame_idx)
 
-    def eval(self) -> OnnxStreamingModel:
-        return self
+    def propagate_in_video_iterator(
+        self,
+        inference_session: MrcfaVideoInferenceSession,
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> Iterator[MrcfaStreamingOutput]:
+        """The frames of a preloaded video one at a time, as the PyTorch model's method."""
+        return propagate_in_video(self, inference_session, start_frame_idx, max_frame_num_to_track, show_progress_bar)
 
-    def encode_frames(self, pixel_values: torch.Tensor) -> tuple[MrcfaFrameFeatures, None, None]:
-        """The frame graph on frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, None, None), as `model.encode_frames`."""
+    def encode_stream_frames(self, pixel_values: torch.Tensor, *, frame_logits: bool = True) -> MrcfaFrameFeatures:
+        """The frame graph on frames `[N, 3, H, W]` (it computes the per-frame logits whatever `frame_logits`)."""
         outputs = [torch.from_numpy(o) for o in self.frame_session.run(None, {"pixel_values": _numpy(pixel_values)})]
         named = dict(zip(FRAME_OUTPUTS, outputs))
-        features = MrcfaFrameFeatures(
+        return MrcfaFrameFeatures(
             logits=named["logits"],
             fused_eighth=named["fused_eighth"],
             target_tokens=tuple(named[f"target_tokens_{i}"] for i in range(3)),
             reference_tokens=tuple(named[f"reference_tokens_{i}"] for i in range(3)),
             value_tokens=named["value_tokens"],
         )
-        return features, None, None
 
-    def clip_forward(
+    def stream_target_logits(
         self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
-    ) -> SimpleNamespace:
-        """The clip graph, as `model.decode_head.clip_forward` (returns an object with `logits` `[B, C, h4, w4]`)."""
+    ) -> torch.Tensor:
+        """The clip graph: logits `[B, C, *size]` of the target frames (leading dim `B`) from their references
+        (`[B, R]`)."""
         values = (
             target.fused_eighth,
             *target.target_tokens,
@@ -150,7 +172,7 @@ class OnnxStreamingModel:
         logits = torch.from_numpy(logits)
         if tuple(logits.shape[-2:]) != tuple(size):
             raise ValueError(f"the clip graph returned logits of size {tuple(logits.shape[-2:])}, expected {size}.")
-        return SimpleNamespace(logits=logits)
+        return logits
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.directory)!r})"

@@ -1,6 +1,7 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """Video evaluation: whole videos, each frame predicted with its official test clip through streaming inference
-(`mrcfa.segment_video`), or alone (the image baseline), scored by `VideoSegmentationMetrics` (mIoU, mVC8, mVC16).
+(`mrcfa.segment_video`, one `MrcfaVideoInferenceSession` per video), or alone (the image baseline), scored by
+`VideoSegmentationMetrics` (mIoU, mVC8, mVC16).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ Float frames with NaN or infinite values raise a ``ValueError`` naming the frame
 processors do, when the processor expects another scale (see ``MrcfaImageProcessor._check_pixel_scale``).
 """
 
+import os
 from typing import Any
 
 import numpy as np
@@ -696,6 +697,63 @@ class MrcfaImageProcessor(PilBackend):
                 else segmentation
             )
         return results
+
+    # ------------------------------------------------------------------------------------------------ streaming
+
+    def init_video_session(
+        self,
+        video: Any = None,
+        inference_device: str | torch.device = "cpu",
+        inference_state_device: str | torch.device | None = None,
+        processing_device: str | torch.device | None = None,
+        video_storage_device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
+        """A streaming session (`MrcfaVideoInferenceSession`) for one video, as Sam2Video's processor creates them.
+
+        Push frames with `model(inference_session=session, frame=processor(images=frame)["pixel_values"][0])`; or
+        give the whole `video` here, preprocessed and stored now, and step through it with
+        `model.propagate_in_video_iterator(session)` (docs/design.md, "Streaming inference").
+
+        Args:
+            video (*optional*): a video to preload: a list of frames, a `[T, H, W, 3]` / `[T, 3, H, W]` array, or the
+                path of a video file, a folder of frames or a VSPW video folder (as `mrcfa.segment_video` reads).
+                Its frames must share one size. None when streaming.
+            inference_device: where the model runs (`model.device`).
+            inference_state_device: where the cached frame features stay between steps (default: `inference_device`).
+            processing_device: where the preprocessed frames are put first (this processor computes on CPU; default:
+                `inference_device`).
+            video_storage_device: where the preloaded frames stay (default: `inference_device`).
+            dtype: the dtype of the preloaded frames.
+        """
+        from .session_mrcfa import MrcfaVideoInferenceSession
+
+        pixel_values = height = width = None
+        if video is not None:
+            if isinstance(video, (str, os.PathLike)):
+                from .video_io_mrcfa import iter_frames
+
+                video = list(iter_frames(video))
+            inputs = self(
+                videos=video,
+                return_tensors="pt",
+                device=processing_device if processing_device is not None else inference_device,
+            )
+            if inputs["pixel_values"].shape[0] != 1:
+                raise ValueError(
+                    f"init_video_session takes one video, got a batch of {inputs['pixel_values'].shape[0]} clips."
+                )
+            pixel_values = inputs["pixel_values"][0]
+            height, width = (int(v) for v in inputs["original_sizes"][0])
+        return MrcfaVideoInferenceSession(
+            video=pixel_values,
+            video_height=height,
+            video_width=width,
+            inference_device=inference_device,
+            inference_state_device=inference_state_device,
+            video_storage_device=video_storage_device,
+            dtype=dtype,
+        )
 
 
 #: Former name of the processor (``video_processing_mrcfa.MrcfaVideoProcessor``): the same class.

@@ -26,6 +26,7 @@ from transformers.utils.output_capturing import (
 from .configuration_mrcfa import MrcfaConfig
 from .loss_mrcfa import mean_cross_entropy
 from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
+from .session_mrcfa import MrcfaStreamingOutput, MrcfaVideoInferenceSession, propagate_in_video, streaming_step
 
 AUTO_MAP = {
     "AutoConfig": "configuration_mrcfa.MrcfaConfig",
@@ -258,15 +259,18 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
     # ---------------------------------------------------------------------------------------------------- forward
     def forward(
         self,
-        pixel_values: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         output_affinities: bool = False,
         output_hidden_states: bool | int | list[int] | None = None,
         output_attentions: bool | int | list[int] | None = None,
         return_dict: bool | None = None,
         pixel_mask: torch.Tensor | None = None,
+        inference_session: MrcfaVideoInferenceSession | None = None,
+        frame: torch.Tensor | None = None,
+        frame_idx: int | None = None,
         **kwargs,
-    ) -> MrcfaVideoSemanticSegmenterOutput | tuple:
+    ) -> MrcfaVideoSemanticSegmenterOutput | MrcfaStreamingOutput | tuple:
         r"""
         Args:
             pixel_values (`torch.FloatTensor` of shape `[batch, frames, 3, height, width]` or `[batch, 3, height, width]`):
@@ -296,6 +300,15 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 the per-item losses weighted by their valid pixel counts (padding excluded). `output_affinities` and
                 attentions, whose token counts differ between sizes, are not supported with mixed valid sizes. A mask
                 that is all ones changes nothing.
+            inference_session (`MrcfaVideoInferenceSession`, *optional*):
+                Streaming (docs/design.md, "Streaming inference"): predict the next frame(s) of the session's video
+                from their official test clips, with each frame encoded once; returns an `MrcfaStreamingOutput`
+                (`logits` `[frames, num_labels, height/4, width/4]`, `frame_idx`). Eval mode only.
+            frame (`torch.FloatTensor` of shape `[3, height, width]` or `[frames, 3, height, width]`, *optional*):
+                With `inference_session`: the next frame (or consecutive frames) of the video; omit it to take the
+                next frame of a preloaded video.
+            frame_idx (`int`, *optional*):
+                With `inference_session`: the index of the (first) frame, which must be the next one (MRCFA is causal).
 
         Example:
 
@@ -308,6 +321,10 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         torch.Size([1, 124, 32, 40])
         ```
         """
+        if inference_session is not None or frame is not None or frame_idx is not None:
+            return self._streaming_forward(
+                inference_session, frame, frame_idx, pixel_values=pixel_values, labels=labels
+            )
         unknown = set(kwargs) - {"original_sizes"}
         if unknown:
             raise TypeError(f"forward() got unexpected keyword arguments {sorted(unknown)}.")
@@ -386,6 +403,49 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             attentions=self._selected(encoder.attentions, output_attentions) if encoder else None,
         )
         return output if return_dict else output.to_tuple()
+
+    # -------------------------------------------------------------------------------------------------- streaming
+    def _streaming_forward(self, inference_session, frame, frame_idx, **clip_inputs) -> MrcfaStreamingOutput:
+        if inference_session is None:
+            raise ValueError(
+                "frame= and frame_idx= are for streaming: pass inference_session= too (from "
+                "processor.init_video_session()); a clip goes in as model(pixel_values)."
+            )
+        given = [name for name, value in clip_inputs.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"a session step takes its frames as frame=, without {given}: a clip goes in as model(pixel_values), "
+                "without inference_session."
+            )
+        if self.training:
+            raise ValueError("streaming inference runs in eval mode: call model.eval() first.")
+        return streaming_step(self, inference_session, frame=frame, frame_idx=frame_idx)
+
+    def encode_stream_frames(self, pixel_values: torch.Tensor, *, frame_logits: bool = True) -> MrcfaFrameFeatures:
+        """Streaming (`MrcfaStreamingBackend`): `encode_frames` features of frames `[N, 3, H, W]`, the per-frame
+        logits only with `frame_logits` (for frames predicted alone)."""
+        features, _, _ = self.encode_frames(
+            pixel_values, frame_logits=frame_logits, return_fused_map=False, return_encoder_outputs=False
+        )
+        return features
+
+    def stream_target_logits(
+        self, target: MrcfaFrameFeatures, references: MrcfaFrameFeatures, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """Streaming (`MrcfaStreamingBackend`): the temporal head's target logits `[B, C, *size]`, without the
+        reference decoders' logits."""
+        return self.decode_head.clip_forward(target, references, size, reference_logits=False).logits
+
+    def propagate_in_video_iterator(
+        self,
+        inference_session: MrcfaVideoInferenceSession,
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
+        show_progress_bar: bool = False,
+    ):
+        """Predict the frames of a preloaded video (`processor.init_video_session(video=...)`) one at a time, as
+        Sam2Video's method does; yields an `MrcfaStreamingOutput` per frame (see `session_mrcfa.propagate_in_video`)."""
+        return propagate_in_video(self, inference_session, start_frame_idx, max_frame_num_to_track, show_progress_bar)
 
     def _valid_size_groups(
         self, pixel_mask: torch.Tensor, batch: int, frames: int, height: int, width: int

@@ -9,7 +9,8 @@
     >>> results = segmenter("video.mp4")            # or a folder of frames, or a list of PIL images
     >>> results[0]["labels"].shape                  # [H, W] label map of frame 0
 
-Underneath, `mrcfa.segment_video` streams the video: each frame is encoded once and predicted with the official
+Underneath, `mrcfa.segment_video` streams the video through one `MrcfaVideoInferenceSession`
+(`model(inference_session=session, frame=pixel_values)`): each frame is encoded once and predicted with the official
 test-time clip.
 
 A `model=` folder that does not exist reaches transformers as a Hub id, and `pipeline()` then reports the Hub's naming

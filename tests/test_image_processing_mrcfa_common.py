@@ -5,7 +5,9 @@ processors (`tests/models/segformer/test_image_processing_segformer.py`).
 The suite comes from the source distribution of the installed transformers version (see `transformers_test_suite.py`);
 without network access or pip the module is skipped. MRCFA has one backend, PIL (no torchvision: a
 `fast_image_processing_class` / torchvision backend is not provided on purpose). Tests that do not apply are skipped
-with the reason next to the skip.
+with the reason next to the skip. The classes `import mrcfa` registers with the Auto classes (the processor for the
+`pil` and `torchvision` keys, its former name `MrcfaVideoProcessor`) are saved and reloaded one by one in
+`test_processor.py::test_every_registered_processor_class_saves_and_loads`.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class MrcfaImageProcessingTester:
         }
 
     def expected_output_image_shape(self, images):
-        """Keep-ratio resize, then up to multiples of 32, of each image; a batch is padded to the largest sizes."""
+        """Keep-ratio resize, then up to multiples of 32, of each image; a batch is padded to the largest sizes. The
+        channels are the input's (`test_call_numpy_4_channels` keeps 4 with `do_convert_rgb=False` and 4-value
+        mean / std, as transformers' processors do; by default frames are converted to RGB)."""
         sizes = []
         for image in images:
             if isinstance(image, Image.Image):
@@ -94,7 +98,7 @@ class MrcfaImageProcessingTester:
                     height, width, self.size["longest_edge"], self.size["shortest_edge"], self.size_divisor
                 )
             )
-        return 3, max(h for h, _ in sizes), max(w for _, w in sizes)
+        return self.num_channels, max(h for h, _ in sizes), max(w for _, w in sizes)
 
     def prepare_image_inputs(self, equal_resolution=False, numpify=False, torchify=False, **kwargs):
         return prepare_image_inputs(
@@ -132,20 +136,14 @@ class MrcfaImageProcessingTest(ImageProcessingTestMixin, PostProcessSemanticSegm
         for name in ("do_resize", "size", "size_divisor", "do_normalize", "image_mean", "image_std", "do_convert_rgb"):
             self.assertTrue(hasattr(image_processing, name), name)
 
-    def test_call_numpy_4_channels(self):
-        # Overrides the mixin's test, whose contract (any number of channels kept with do_convert_rgb=False) is not
-        # this processor's: MRCFA takes RGB only. 4-channel (RGBA) arrays are converted to RGB with do_convert_rgb
-        # and rejected with a ValueError without it.
-        processor = self.image_processing_class(**self.image_processor_dict)
-        images = self.image_processor_tester.prepare_image_inputs(numpify=True, num_channels=4)
-        encoded = processor(images, return_tensors="pt").pixel_values
-        self.assertEqual(
-            tuple(encoded.shape), (len(images), *self.image_processor_tester.expected_output_image_shape(images))
-        )
-        rgb = processor([image[..., :3] for image in images], return_tensors="pt").pixel_values
-        self.assertTrue(torch.equal(encoded, rgb))
-        with self.assertRaises(ValueError):
-            processor(images[0], do_convert_rgb=False, input_data_format="channels_last", return_tensors="pt")
+    @unittest.skip(
+        reason="the mixin reloads the saved folder in a fresh process without mrcfa and without trust_remote_code, "
+        "but a saved MRCFA processor is custom code (auto_map), which transformers loads only with "
+        "trust_remote_code=True: test_processor.py::test_trust_remote_code_without_the_package does that, with "
+        "torchvision blocked as here"
+    )
+    def test_pil_can_run_without_torchvision(self):
+        pass
 
     @unittest.skip(
         reason="transformers' policy for models added to transformers after 2025-09-01 (a torchvision backend); "

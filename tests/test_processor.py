@@ -27,7 +27,7 @@ from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
 import mrcfa
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation
-from mrcfa.models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
+from mrcfa.models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, to_8bit_scale
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
@@ -217,8 +217,79 @@ def test_non_rgb_pil_images_are_converted(processor):
         assert torch.equal(processor(images=image, return_tensors="pt")["pixel_values"], converted)
     gray_out = processor(images=gray, do_normalize=False, return_tensors="pt")["pixel_values"][0]
     assert torch.equal(gray_out[0], gray_out[1]) and torch.equal(gray_out[1], gray_out[2])
-    with pytest.raises(ValueError, match="mode L"):
+    # Without do_convert_rgb, modes L / RGB / RGBA keep their channels (normalised with one value per channel).
+    kept = processor(images=gray, do_convert_rgb=False, image_mean=[0.0], image_std=[1.0], return_tensors="pt")
+    assert kept["pixel_values"].shape == (1, 1, 480, 864) and torch.equal(kept["pixel_values"][0, 0], gray_out[0])
+    kept = processor(images=rgba, do_convert_rgb=False, image_mean=[0.0] * 4, image_std=[1.0] * 4)["pixel_values"]
+    assert kept.shape == (1, 4, 480, 864) and np.all(kept[0, 3] == 128)
+    with pytest.raises(ValueError, match=r"^image_mean has 3 values for 1-channel frames: give one value per channel"):
         processor(images=gray, do_convert_rgb=False)
+    with pytest.raises(ValueError, match="mode P: without do_convert_rgb only modes L, RGB and RGBA"):
+        processor(images=gray.convert("P"), do_convert_rgb=False)
+
+
+HINT_16BIT = (
+    "pass 16-bit frames as uint16 arrays or PIL images of mode I;16 (scaled to 0-255 as image tools do), or scale the "
+    "values to 0-255 first."
+)
+
+
+def test_16_bit_frames_are_scaled_to_8_bits_as_image_tools_do(processor):
+    """uint16 frames and PIL `I;16` images (16-bit PNG / TIFF) are reduced with round(v * 255 / 65535), not clipped to
+    white (PIL's convert) nor normalised unscaled (values near 900); integers in 0-255 are 8-bit frames."""
+    # the reduction itself: round(v / 257), exactly, on the rounding edges
+    edges = np.array([0, 128, 129, 385, 386, 32767, 65406, 65407, 65535], np.uint16)
+    assert to_8bit_scale(edges).tolist() == [0, 0, 1, 1, 2, 127, 254, 255, 255]
+    assert to_8bit_scale(edges).tolist() == np.rint(edges / 257).astype(int).tolist()
+    rgb = pattern(40, 70)
+    noise = np.random.default_rng(0).integers(-128, 129, rgb.shape)  # stays within one 8-bit level
+    rgb16 = (rgb.astype(np.int64) * 257 + noise).clip(0, 65535).astype(np.uint16)
+    expected = processor(images=rgb, return_tensors="pt")["pixel_values"]
+    for image in (rgb16, torch.from_numpy(rgb16.astype(np.int32)).to(torch.uint16), rgb.astype(np.int64)):
+        assert torch.equal(processor(images=image, return_tensors="pt")["pixel_values"], expected)
+    gray16 = Image.fromarray(rgb16[..., 0])
+    assert gray16.mode == "I;16"  # PIL's own convert clips every value above 255 to white:
+    assert np.array_equal(np.array(gray16.convert("L")), np.minimum(rgb16[..., 0], 255))
+    expected_gray = processor(images=Image.fromarray(rgb[..., 0]), return_tensors="pt")["pixel_values"]
+    assert torch.equal(processor(images=gray16, return_tensors="pt")["pixel_values"], expected_gray)
+    assert to_8bit_scale(gray16).mode == "L" and np.array_equal(np.array(to_8bit_scale(gray16)), rgb[..., 0])
+    # PIL I (32-bit integers) and F (floats) within 0-255 are 8-bit images
+    for mode_image in (Image.fromarray(rgb[..., 0].astype(np.int32)), Image.fromarray(rgb[..., 0].astype(np.float32))):
+        assert torch.equal(processor(images=mode_image, return_tensors="pt")["pixel_values"], expected_gray)
+    # label maps of mode I;16 hold class ids: never scaled
+    labels16 = Image.fromarray(mask_pattern(40, 70).astype(np.uint16))
+    assert labels16.mode == "I;16"
+    assert torch.equal(
+        processor(images=rgb, segmentation_maps=labels16, return_tensors="pt")["labels"],
+        processor(images=rgb, segmentation_maps=mask_pattern(40, 70), return_tensors="pt")["labels"],
+    )
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (np.full((20, 30, 3), 900.0, np.float32), "Frame of dtype float32 has values in [900, 900], outside 0-255, the "
+         f"scale of 8-bit pixel values: {HINT_16BIT}"),
+        (torch.full((3, 20, 30), -1.5), "Frame of dtype float32 has values in [-1.5, -1.5], outside 0-255, the scale "
+         f"of 8-bit pixel values: {HINT_16BIT}"),
+        (np.arange(20 * 30 * 3).reshape(20, 30, 3), "Frame of dtype int64 has values in [0, 1799], outside 0-255, and "
+         f"its bit depth is unknown: {HINT_16BIT}"),
+        (Image.fromarray(np.full((20, 30), 300, np.int32)), "PIL image of mode I has values in [300, 300], outside "
+         f"0-255, and its bit depth is unknown: {HINT_16BIT}"),
+        (Image.fromarray(np.full((20, 30), 1e4, np.float32)), "PIL image of mode F has values in [10000, 10000], "
+         f"outside 0-255, the scale of 8-bit pixel values: {HINT_16BIT}"),
+        (Image.fromarray(np.full((20, 30), np.nan, np.float32)), "PIL image of mode F has NaN or infinite pixel "
+         "values."),
+        (np.zeros((20, 30, 3), bool), "Frame of dtype bool: frames must hold real pixel values on the 0-255 scale."),
+    ],
+)  # fmt: skip
+def test_frames_of_unknown_scale_are_refused_with_the_range(processor, frame, message):
+    with pytest.raises(ValueError) as error:
+        processor(images=frame)
+    assert str(error.value) == message
+    with pytest.raises(ValueError) as error:
+        processor(videos=[frame, frame])
+    assert str(error.value) == message
 
 
 FRAME = np.zeros((20, 30, 3), dtype=np.uint8)
@@ -227,11 +298,13 @@ FRAME = np.zeros((20, 30, 3), dtype=np.uint8)
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        # grayscale / RGBA arrays are converted with do_convert_rgb (the default), rejected without it
-        (dict(images=np.zeros((20, 30), np.uint8), do_convert_rgb=False), "Grayscale 2-D"),
-        (dict(images=np.zeros((20, 30, 1), np.uint8), do_convert_rgb=False), "3 channels"),
-        (dict(images=np.zeros((20, 30, 4), np.uint8), do_convert_rgb=False), "3 channels"),
-        (dict(videos=np.zeros((2, 20, 30, 4), np.uint8), do_convert_rgb=False), "3 channels"),
+        # grayscale / RGBA arrays are converted with do_convert_rgb (the default); without it they keep their
+        # channels, which the 3-value official mean / std do not fit
+        (dict(images=np.zeros((20, 30), np.uint8), do_convert_rgb=False), "image_mean has 3 values for 1-channel"),
+        (dict(images=np.zeros((20, 30, 1), np.uint8), do_convert_rgb=False), "image_mean has 3 values for 1-chan"),
+        (dict(images=np.zeros((20, 30, 4), np.uint8), do_convert_rgb=False), "image_mean has 3 values for 4-chan"),
+        (dict(videos=np.zeros((2, 20, 30, 4), np.uint8), do_convert_rgb=False), "image_mean has 3 values for 4-"),
+        (dict(images=[FRAME, FRAME[..., :1]], do_convert_rgb=False), r"different numbers of channels.*\[3, 1\]"),
         (dict(images=np.zeros((20, 30, 2), np.uint8)), "3 channels"),
         (dict(images=np.zeros((1, 2, 20, 30, 3), np.uint8)), "Use videos="),
         (dict(images=[np.zeros((2, 20, 30, 3), np.uint8)]), "3-D array"),
@@ -342,6 +415,43 @@ def test_post_process_semantic_segmentation(processor):
         processor.post_process_semantic_segmentation(SemanticSegmenterOutput(logits=logits[0]))
 
 
+PAIRS = "must be one (height, width) pair of positive integers per sample (a list of pairs or a [batch, 2] tensor)"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(target_sizes=[(30, 50)]), "Make sure that you pass in as many target_sizes as the batch dimension of the "
+         "logits (1 vs 2): one (height, width) pair per sample."),
+        (dict(target_sizes=(30, 50)), f"target_sizes {PAIRS}, got 30 for sample 0."),  # one pair for two samples
+        (dict(target_sizes=[(30, 50, 3), (30, 50)]), f"target_sizes {PAIRS}, got [30, 50, 3] for sample 0."),
+        (dict(target_sizes=torch.tensor([[30, 50, 3]] * 2)), f"target_sizes {PAIRS}, got [30, 50, 3] for sample 0."),
+        (dict(target_sizes=[(30, 50), (30, -50)]), f"target_sizes {PAIRS}, got [30, -50] for sample 1."),
+        (dict(target_sizes=[(0, 50), (30, 50)]), f"target_sizes {PAIRS}, got [0, 50] for sample 0."),
+        (dict(target_sizes=[(30, 50.5), (30, 50)]), f"target_sizes {PAIRS}, got [30, 50.5] for sample 0."),
+        (dict(target_sizes=480), f"target_sizes {PAIRS}, got 480."),
+        (dict(input_sizes=[(32, 48), (32,)]), f"input_sizes {PAIRS}, got [32] for sample 1."),
+        (dict(input_sizes=[(32, 48)] * 3), "Make sure that you pass in as many input_sizes as the batch dimension of "
+         "the logits (3 vs 2): one (height, width) pair per sample."),
+        (dict(pixel_mask=torch.ones(3, 32, 48)), "pixel_mask must be [B, H, W] or [B, T, H, W] with B = 2 (the batch "
+         "dimension of the logits), got shape (3, 32, 48)."),
+        (dict(pixel_mask=torch.ones(2, 32, 48), input_sizes=[(32, 48), (32, 32)]), "input_sizes[1] = (32, 32) does "
+         "not match the valid size (32, 48) of sample 1 in the pixel_mask: give the processed size of each sample "
+         "without padding."),
+    ],
+)  # fmt: skip
+def test_post_process_rejects_bad_sizes_naming_the_argument(processor, kwargs, message):
+    logits = torch.randn(2, 5, 8, 12, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError) as error:
+        processor.post_process_semantic_segmentation(SemanticSegmenterOutput(logits=logits), **kwargs)
+    assert str(error.value) == message
+    # integral sizes of any numeric type are fine (numpy / torch scalars, floats from a float tensor)
+    maps = processor.post_process_semantic_segmentation(
+        SemanticSegmenterOutput(logits=logits), target_sizes=[(np.int64(30), 50.0), torch.tensor([7, 9])]
+    )
+    assert [tuple(m.shape) for m in maps] == [(30, 50), (7, 9)]
+
+
 def test_preprocess_then_post_process_maps_back_to_original_sizes(processor):
     clip = [Image.fromarray(pattern(500, 1000))] * 2
     inputs = processor(videos=[clip, clip], return_tensors="pt")
@@ -393,9 +503,13 @@ def test_auto_classes_find_the_processor(registered, tmp_path):
 
 
 def test_former_name_loads_older_configs(registered, tmp_path):
-    # Before the move to transformers' PilBackend the class was video_processing_mrcfa.MrcfaVideoProcessor.
-    assert mrcfa.MrcfaVideoProcessor is MrcfaImageProcessor
-    MrcfaImageProcessor(size=(640, 360), do_reduce_labels=True).save_pretrained(tmp_path)  # no config.json here
+    # Before the move to transformers' PilBackend the class was video_processing_mrcfa.MrcfaVideoProcessor. The
+    # name still builds and loads the processor, and nothing is saved under it again.
+    former = mrcfa.MrcfaVideoProcessor(size=(640, 360), do_reduce_labels=True)
+    assert type(former) is MrcfaImageProcessor and former.get_output_size(480, 854) == (384, 640)
+    former.save_pretrained(tmp_path)  # no config.json here
+    assert type(mrcfa.MrcfaVideoProcessor.from_pretrained(tmp_path)) is MrcfaImageProcessor
+    assert mrcfa.MrcfaVideoProcessor.__module__ == MrcfaImageProcessor.__module__
     data = json.loads((tmp_path / "preprocessor_config.json").read_text())
     data["image_processor_type"] = "MrcfaVideoProcessor"
     data["auto_map"] = {"AutoImageProcessor": "video_processing_mrcfa.MrcfaVideoProcessor"}
@@ -405,6 +519,28 @@ def test_former_name_loads_older_configs(registered, tmp_path):
         assert type(loaded) is MrcfaImageProcessor and loaded.do_reduce_labels is True
         assert loaded.get_output_size(480, 854) == (384, 640)
     assert MrcfaImageProcessor.from_pretrained(tmp_path).size == MrcfaImageProcessor(size=(640, 360)).size
+
+
+def test_every_registered_processor_class_saves_and_loads(registered, tmp_path):
+    """What transformers' test mixins do with the classes registered for a model: build each, save it, load it back
+    with the Auto class and the same backend. The former name is a class of the processor module (not an alias made
+    on the fly in `mrcfa`, whose save_pretrained looked for `src/mrcfa/models.mrcfa.configuration_mrcfa.py`)."""
+    from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING
+    from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING
+
+    for auto, mapping in (
+        (AutoImageProcessor, IMAGE_PROCESSOR_MAPPING),
+        (AutoVideoProcessor, VIDEO_PROCESSOR_MAPPING),
+    ):
+        classes = mapping[MrcfaConfig]
+        assert set(classes) == {"pil", "torchvision", "former_name"}
+        for backend, cls in classes.items():
+            assert cls.__module__ == MrcfaImageProcessor.__module__, backend
+            folder = tmp_path / auto.__name__ / backend
+            processor = cls(size=(320, 180))
+            processor.save_pretrained(folder)
+            loaded = auto.from_pretrained(folder, backend=backend)
+            assert type(loaded) is MrcfaImageProcessor and loaded.to_dict() == processor.to_dict(), backend
 
 
 def test_image_segmentation_pipeline_loads_and_uses_the_processor(registered, tmp_path):
@@ -449,6 +585,7 @@ def test_trust_remote_code_without_the_package(tmp_path):
     code = f"""
     import sys
     sys.modules["mrcfa"] = None  # the package is not installed for this user
+    sys.modules["torchvision"] = None  # nor torchvision: the processor runs on transformers' PIL backend
     import torch
     from transformers import AutoImageProcessor
     from transformers.models.auto.video_processing_auto import AutoVideoProcessor
@@ -550,8 +687,39 @@ def test_grayscale_and_rgba_arrays_are_converted(processor):
     assert clip.shape == (1, 2, 3, 480, 864) and torch.equal(clip[0, 1], expected_rgba[0])
     assert torch.equal(processor(videos=[gray, gray], return_tensors="pt")["pixel_values"][0, 0], expected_gray[0])
     for image in (gray, gray[..., None], rgba, torch.from_numpy(rgba).permute(2, 0, 1)):
-        with pytest.raises(ValueError, match="Grayscale 2-D|3 channels"):
+        with pytest.raises(ValueError, match=r"image_mean has 3 values for [14]-channel frames"):
             processor(images=image, do_convert_rgb=False)
+
+
+def assert_padded_maps_equal_alone(processor, outputs, batch, refs, alone, sizes):
+    """Each item of a padded batch gets, pixel for pixel, the label map it gets alone (one resize rule whatever its
+    batch-mates), with SegFormer's one-step resize and with the official two-step one (`input_sizes`); for the
+    target frame's logits and every frame's (5-D `frame_logits`, whose padding is given with `pixel_mask=`)."""
+    post = processor.post_process_semantic_segmentation
+    one_step = post(outputs, target_sizes=batch["original_sizes"])
+    two_step = post(outputs, target_sizes=batch["original_sizes"], input_sizes=sizes)
+    frames = post({"logits": outputs.frame_logits}, batch["original_sizes"], pixel_mask=batch["pixel_mask"])
+    for i, (item, ref) in enumerate(zip(alone, refs)):
+        original = item["original_sizes"]
+        assert one_step[i].shape == tuple(original[0].tolist())
+        assert torch.equal(one_step[i], post(ref, target_sizes=original)[0])
+        assert torch.equal(two_step[i], post(ref, target_sizes=original, input_sizes=[sizes[i]])[0])
+        assert torch.equal(frames[i], post({"logits": ref.frame_logits}, target_sizes=original)[0])
+    # the two rules give different maps here, so that mixing them (the former behaviour of pixel_mask) would fail
+    assert any(not torch.equal(a, b) for a, b in zip(one_step, two_step))
+    # logits without their padding (a dict): the processor's pixel_mask gives the same maps; input_sizes of different
+    # sizes without it would stretch the padding into the maps, an error
+    explicit = post(
+        {"logits": outputs.logits}, batch["original_sizes"], input_sizes=sizes, pixel_mask=batch["pixel_mask"]
+    )
+    assert all(torch.equal(a, b) for a, b in zip(explicit, two_step))
+    with pytest.raises(ValueError) as error:
+        post({"logits": outputs.logits}, batch["original_sizes"], input_sizes=sizes)
+    assert str(error.value) == (
+        f"input_sizes differ between samples ({sizes}), so the logits come from a padded batch, but its padding is "
+        "unknown: pass the processor's pixel_mask (pixel_mask=inputs['pixel_mask']), or outputs of a model called "
+        "with it (they carry it as outputs.pixel_mask)."
+    )
 
 
 def test_batches_of_different_sizes_are_padded_and_equal_each_item_alone(processor):
@@ -578,31 +746,25 @@ def test_batches_of_different_sizes_are_padded_and_equal_each_item_alone(process
 
     with torch.no_grad():
         outputs = model(**batch)
-        maps = small.post_process_semantic_segmentation(
-            outputs, target_sizes=batch["original_sizes"], pixel_mask=batch["pixel_mask"]
-        )
-        for i, item in enumerate(alone):
-            h, w = item["pixel_values"].shape[-2:]
-            ref = model(**item)
-            torch.testing.assert_close(outputs.logits[i, :, : h // 4, : w // 4], ref.logits[0], atol=1e-5, rtol=0)
-            ref_map = small.post_process_semantic_segmentation(
-                ref, target_sizes=item["original_sizes"], input_sizes=[(h, w)]
-            )[0]
-            assert maps[i].shape == frames[i].shape[:2] and torch.equal(maps[i], ref_map)
-        # input_sizes of the padded items give the same maps as the pixel_mask
-        sizes = [tuple(item["pixel_values"].shape[-2:]) for item in alone]
-        by_sizes = small.post_process_semantic_segmentation(outputs, batch["original_sizes"], input_sizes=sizes)
-        assert all(torch.equal(a, b) for a, b in zip(by_sizes, maps))
+        refs = [model(**item) for item in alone]
+    assert torch.equal(outputs.pixel_mask, batch["pixel_mask"])  # the padding travels with the outputs
+    sizes = [tuple(item["pixel_values"].shape[-2:]) for item in alone]
+    for i, ((h, w), ref) in enumerate(zip(sizes, refs)):
+        torch.testing.assert_close(outputs.logits[i, :, : h // 4, : w // 4], ref.logits[0], atol=1e-5, rtol=0)
+    assert_padded_maps_equal_alone(small, outputs, batch, refs, alone, sizes)
 
     # Clips of different sizes (frames of a clip share one size).
     clips = [[pattern(96, 160)] * 2, [pattern(200, 150)] * 2]
     clip_batch = small(videos=clips, return_tensors="pt")
     assert clip_batch["pixel_values"].shape == (2, 2, 3, 128, 160) and clip_batch["pixel_mask"].shape == (2, 128, 160)
     assert clip_batch["pixel_mask"][1].sum() == 128 * 96
+    alone = [small(videos=clip, return_tensors="pt") for clip in clips]
     with torch.no_grad():
-        out = model(clip_batch["pixel_values"], pixel_mask=clip_batch["pixel_mask"]).logits
-        ref = model(small(videos=clips[1], return_tensors="pt")["pixel_values"]).logits
-    torch.testing.assert_close(out[1, :, :32, :24], ref[0], atol=1e-5, rtol=0)
+        out = model(**clip_batch)
+        refs = [model(**item) for item in alone]
+    torch.testing.assert_close(out.logits[1, :, :32, :24], refs[1].logits[0], atol=1e-5, rtol=0)
+    sizes = [tuple(item["pixel_values"].shape[-2:]) for item in alone]
+    assert_padded_maps_equal_alone(small, out, clip_batch, refs, alone, sizes)
     # Same sizes: no pixel_mask, today's outputs.
     assert "pixel_mask" not in small(images=[frames[0], frames[0]], return_tensors="pt")
     with pytest.raises(ValueError, match="same size"):

@@ -85,7 +85,7 @@ def register() -> None:
     from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
     from .models.mrcfa.configuration_mrcfa import MrcfaConfig
-    from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor
+    from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor
     from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
     from .models.mrcfa.pipeline_mrcfa import register_pipeline
 
@@ -93,11 +93,10 @@ def register() -> None:
     AutoModel.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
     AutoModelForSemanticSegmentation.register(MrcfaConfig, MrcfaForVideoSemanticSegmentation, exist_ok=True)
     # one processor for every backend: no torchvision needed, no fallback warning when it is installed. Configs saved
-    # before the rename say "image_processor_type": "MrcfaVideoProcessor", a name the Auto classes look up by the
-    # `__name__` of the registered classes: a subclass of that name, under a key no backend request picks first, lets
-    # them resolve it to MrcfaImageProcessor.
-    legacy_name = type("MrcfaVideoProcessor", (MrcfaImageProcessor,), {"__module__": __name__})
-    backends = {"pil": MrcfaImageProcessor, "torchvision": MrcfaImageProcessor, "former_name": legacy_name}
+    # before the rename say "image_processor_type": "MrcfaVideoProcessor", a name the Auto classes look up among the
+    # registered classes: the processor module's class of that name, under a key no backend request picks, lets them
+    # find this mapping and load MrcfaImageProcessor.
+    backends = {"pil": MrcfaImageProcessor, "torchvision": MrcfaImageProcessor, "former_name": MrcfaVideoProcessor}
     AutoImageProcessor.register(MrcfaConfig, image_processor_classes=backends, exist_ok=True)
     AutoVideoProcessor.register(MrcfaConfig, video_processor_classes=backends, exist_ok=True)
     register_pipeline()

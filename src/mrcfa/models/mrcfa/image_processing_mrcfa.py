@@ -17,11 +17,16 @@ The official test pipeline (mmseg ``AlignedResize_clips(keep_ratio=True, size_di
 Float frames (any other dtype, 0-255 scale) are resized with ``F.interpolate`` bilinear, without the two uint8
 roundings (at most 1.5 grey levels from the uint8 result). No code path depends on torchvision.
 
-Float frames with NaN or infinite values raise a ``ValueError`` naming the frame. Float frames whose values all lie in
-[0, 1] look already rescaled (transformers' ``is_scaled_image``) and are warned about as transformers' image
+Pixel values go through ``to_8bit_scale`` (``image_transforms_mrcfa``, re-exported here): 16-bit frames (PIL
+``I;16``, ``uint16``) are reduced to 0-255 as image tools do (``round(v * 255 / 65535)``), integer frames within
+0-255 are read as uint8, and frames of unknown scale (other integers or floats outside 0-255, PIL ``I`` / ``F``
+beyond 255) raise a ``ValueError`` giving the range found. Float frames with NaN or infinite values raise a
+``ValueError`` naming the frame. Float frames whose values all lie in [0, 1] look already rescaled (transformers' ``is_scaled_image``) and are warned about as transformers' image
 processors do, when the processor expects another scale (see ``MrcfaImageProcessor._check_pixel_scale``).
 """
 
+import math
+import numbers
 import os
 from typing import Any
 
@@ -57,6 +62,7 @@ from .image_transforms_mrcfa import (
     reduce_labels,
     resize_bilinear,
     resize_nearest,
+    to_8bit_scale,
 )
 
 logger = logging.get_logger(__name__)
@@ -93,6 +99,13 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} of shape {tuple(value.shape)}" if is_valid_image(value) else type(value).__name__
 
 
+def _is_positive_int(value: Any) -> bool:
+    """An integer (or an integral float, as in a float tensor of sizes) greater than 0; not a bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value) and value == int(value) and value > 0
+
+
 def _is_array(value: Any, *ndims: int) -> bool:
     """A numpy array / tensor (not a PIL image) with one of `ndims` dimensions (any when none is given)."""
     return is_valid_image(value) and not is_pil_image(value) and (not ndims or value.ndim in ndims)
@@ -110,10 +123,12 @@ class MrcfaImageProcessor(PilBackend):
     Built on transformers' `PilBackend`: inputs go through `make_flat_list_of_images` (images) and `process_image`,
     in channels-first numpy; resizing uses the cv2-exact kernels of `image_transforms_mrcfa` instead of PIL's
     antialiasing filters. Frames: PIL images (any mode, converted with `convert("RGB")` when `do_convert_rgb`), arrays
-    / tensors `[H, W, 3]` or `[3, H, W]` on the 0-255 scale (uint8, or any real dtype taken as float). With
+    / tensors `[H, W, 3]` or `[3, H, W]` on the 0-255 scale (uint8; uint16 and PIL `I;16` are reduced to 8 bits as
+    image tools do, other integers must lie in 0-255, floats are kept as float; see `to_8bit_scale`). With
     `do_convert_rgb` (the default) grayscale `[H, W]`, `[H, W, 1]`, `[1, H, W]` arrays are repeated over RGB and RGBA
-    `[H, W, 4]`, `[4, H, W]` arrays lose their alpha (as PIL's `convert("RGB")`); without it they raise a
-    `ValueError`. A clip is a list of frames or a `[T, H, W, C]` / `[T, C, H, W]` array; a batch is a list of clips
+    `[H, W, 4]`, `[4, H, W]` arrays lose their alpha (as PIL's `convert("RGB")`); without it frames keep their 1, 3 or
+    4 channels, as with transformers' processors (PIL images of modes L, RGB, RGBA; `image_mean` / `image_std` need
+    one value per channel: the model takes `config.num_channels`). A clip is a list of frames or a `[T, H, W, C]` / `[T, C, H, W]` array; a batch is a list of clips
     or a 5-D array. Ambiguous channel axes are read as the axis with 3 channels, else channels-last for numpy,
     channels-first for torch (`input_data_format` forces it). The frames of a clip share one size (a `ValueError`
     otherwise) and the clips of a batch the number of frames.
@@ -121,10 +136,10 @@ class MrcfaImageProcessor(PilBackend):
     Items of a batch may have different sizes, as with every transformers image processor: each is resized by the
     keep-ratio rule, then the batch is padded at the bottom and right to the largest processed height and width
     (`pixel_values` 0, `labels` 255) and a `pixel_mask` int64 `[B, H', W']` (1 = valid, top-left) is returned; the
-    model takes it (`forward(pixel_values, pixel_mask=...)`) and gives each item the logits it gets alone, and
-    `post_process_semantic_segmentation(outputs, target_sizes=original_sizes, pixel_mask=pixel_mask)` crops each
-    item's valid logits before resizing them to its original size. A batch whose items share one processed size
-    returns no `pixel_mask` (nothing is padded).
+    model takes it (`model(**inputs)`) and gives each item the logits it gets alone, with the mask in its outputs
+    (`outputs.pixel_mask`), and `post_process_semantic_segmentation(outputs, target_sizes=original_sizes)` crops each
+    item's valid logits before resizing them: every item gets the label map it gets alone, whatever its batch-mates.
+    A batch whose items share one processed size returns no `pixel_mask` (nothing is padded).
 
     `segmentation_maps` follow the structure of the inputs (per frame a PIL image of mode L, P or I or a 2-D array;
     `[B, H, W]` for images, `[T, H, W]` per clip, `[B, T, H, W]`), have the size of their frame, and give int64
@@ -137,7 +152,8 @@ class MrcfaImageProcessor(PilBackend):
     the torchvision backend, which this processor must not need), take `videos` as first argument, return
     `pixel_values_videos` and save `video_preprocessor_config.json` with a `video_processor_type`; this one returns
     the model's input `pixel_values` for images and clips and saves `preprocessor_config.json`.
-    `MrcfaVideoProcessor` is its former name, an alias of the same class.
+    `MrcfaVideoProcessor` is its former name: a subclass that adds nothing, which the Auto classes need to read
+    folders saved under that name.
 
     Args:
         do_resize (`bool`, *optional*, defaults to `True`):
@@ -152,7 +168,7 @@ class MrcfaImageProcessor(PilBackend):
         rescale_factor (`float`, *optional*, defaults to `1 / 255`):
             Factor used when `do_rescale`.
         do_normalize (`bool`, *optional*, defaults to `True`):
-            Apply `(x - image_mean) / image_std` per RGB channel.
+            Apply `(x - image_mean) / image_std` per channel.
         image_mean (`list[float]`, *optional*, defaults to `(123.675, 116.28, 103.53)`):
             RGB mean, official value.
         image_std (`list[float]`, *optional*, defaults to `(58.395, 57.12, 57.375)`):
@@ -160,7 +176,9 @@ class MrcfaImageProcessor(PilBackend):
         do_reduce_labels (`bool`, *optional*, defaults to `False`):
             VSPW's label reduction of `segmentation_maps` (0 -> 255, k -> k - 1, 255 stays); set it for raw VSPW masks.
         do_convert_rgb (`bool`, *optional*, defaults to `True`):
-            Convert PIL images of another mode (L, RGBA, P, ...) to RGB; when `False` they raise a `ValueError`.
+            Convert every frame to RGB: PIL images of another mode (L, RGBA, P, ...) with `convert("RGB")`, 1- and
+            4-channel arrays as described above. When `False`, frames keep their channels (PIL modes L, RGB and RGBA
+            only; other modes raise a `ValueError`).
     """
 
     valid_kwargs = MrcfaImageProcessorKwargs
@@ -215,7 +233,7 @@ class MrcfaImageProcessor(PilBackend):
     # ------------------------------------------------------------------------------------------------ operations
 
     def resize(self, image: torch.Tensor, size: SizeDict, size_divisor: int | None = None, **kwargs) -> torch.Tensor:
-        """The official two resizes (keep-ratio, then to multiples of `size_divisor`) of `[..., 3, H, W]` frames."""
+        """The official two resizes (keep-ratio, then to multiples of `size_divisor`) of `[..., C, H, W]` frames."""
         height, width = image.shape[-2:]
         for step_divisor in (None, size_divisor):
             image = resize_bilinear(image, *keep_ratio_size(height, width, *self._scale(size), step_divisor))
@@ -233,49 +251,50 @@ class MrcfaImageProcessor(PilBackend):
     # ------------------------------------------------------------------------------------------------ inputs
 
     @staticmethod
-    def _rgb_pil(image, do_convert_rgb: bool | None):
-        if image.mode != "RGB" and not do_convert_rgb:
-            raise ValueError(f"Expected an RGB PIL image, got mode {image.mode} (set do_convert_rgb=True).")
-        return image if image.mode == "RGB" else image.convert("RGB")
+    def _pil_to_array(image, do_convert_rgb: bool | None) -> np.ndarray:
+        """A PIL image -> `[H, W, 3]` (or, without `do_convert_rgb`, `[H, W]` / `[H, W, 4]`) uint8 array."""
+        image = to_8bit_scale(image)  # 16-bit modes reduced as image tools do, not clipped to white by convert()
+        if do_convert_rgb:
+            return np.array(image if image.mode == "RGB" else image.convert("RGB"))
+        if image.mode not in ("L", "RGB", "RGBA"):
+            raise ValueError(
+                f"Got a PIL image of mode {image.mode}: without do_convert_rgb only modes L, RGB and RGBA are read as "
+                "they are; set do_convert_rgb=True to convert it to RGB."
+            )
+        return np.array(image)
 
     def process_image(self, image: Any, do_convert_rgb: bool | None = None, input_data_format=None, **kwargs):
-        """One frame -> channels-first `[3, H, W]` numpy array, uint8 or float32 (the working format).
+        """One frame -> channels-first `[C, H, W]` numpy array, uint8 or float32 (the working format).
 
-        With `do_convert_rgb`, grayscale (`[H, W]`, `[H, W, 1]`, `[1, H, W]`) frames are repeated over the three
-        channels and RGBA (`[H, W, 4]`, `[4, H, W]`) frames lose their alpha channel, as PIL's `convert("RGB")` does.
+        Pixel values go through `to_8bit_scale` (16-bit frames reduced to 0-255, frames of unknown scale refused).
+        With `do_convert_rgb` (the default), every frame becomes RGB: grayscale (`[H, W]`, `[H, W, 1]`, `[1, H, W]`)
+        frames are repeated over the three channels and RGBA (`[H, W, 4]`, `[4, H, W]`) frames lose their alpha
+        channel, as PIL's `convert("RGB")` does. Without it frames keep their 1, 3 or 4 channels (`image_mean` /
+        `image_std` then need one value per channel), as transformers' image processors do.
         """
         if is_pil_image(image):
-            image, input_data_format = np.array(self._rgb_pil(image, do_convert_rgb)), ChannelDimension.LAST
+            image, input_data_format = self._pil_to_array(image, do_convert_rgb), ChannelDimension.LAST
         elif not is_valid_image(image):
             raise ValueError(f"A frame must be a PIL image, a numpy array or a torch tensor, got {_describe(image)}.")
         from_torch = isinstance(image, torch.Tensor)
         array = to_numpy_array(image.float() if from_torch and image.dtype == torch.bfloat16 else image)
         if array.ndim == 2:
-            if not do_convert_rgb:
-                raise ValueError(
-                    f"A frame must be [H, W, 3] or [3, H, W], got {_describe(image)}. Grayscale 2-D arrays are only "
-                    "accepted with do_convert_rgb=True (or convert them to RGB first)."
-                )
             array, input_data_format = array[None], ChannelDimension.FIRST
         if array.ndim != 3:
             raise ValueError(f"A frame must be [H, W, 3] or [3, H, W] (or [H, W]), got {_describe(image)}.")
         first = self._channels_first(array, input_data_format, from_torch)
         channels = array.shape[0 if first else -1]
-        if channels != 3 and not (do_convert_rgb and channels in (1, 4)):
-            hint = " (set do_convert_rgb=True)" if channels in (1, 4) else ""
+        if channels not in (1, 3, 4):
             raise ValueError(
                 f"Expected RGB frames with 3 channels ([H, W, 3] or [3, H, W] per frame), got shape {array.shape} "
-                f"({channels} channels in the {'first' if first else 'last'} axis). Convert grayscale (1 channel) or "
-                f"RGBA (4 channel) arrays to RGB first, e.g. with PIL's `.convert('RGB')`{hint}."
+                f"({channels} channels in the {'first' if first else 'last'} axis)."
             )
-        array = array if first else np.moveaxis(array, -1, 0)
-        if channels == 1:
+        array = to_8bit_scale(array if first else np.moveaxis(array, -1, 0))
+        if do_convert_rgb and channels == 1:
             array = np.repeat(array, 3, axis=0)
-        elif channels == 4:
+        elif do_convert_rgb and channels == 4:
             array = array[:3]
-        if array.dtype == np.bool_ or np.iscomplexobj(array):
-            raise ValueError(f"Frames must hold real pixel values on the 0-255 scale, got dtype {array.dtype}.")
-        return array if array.dtype == np.uint8 else array.astype(np.float32)
+        return array
 
     @staticmethod
     def _channels_first(array: np.ndarray, input_data_format, from_torch: bool) -> bool:
@@ -362,6 +381,7 @@ class MrcfaImageProcessor(PilBackend):
             if len({frame.shape[-2:] for frame in frames}) > 1:
                 sizes = sorted({frame.shape[-2:] for frame in frames})
                 raise ValueError(f"All frames of a clip must have the same size (H, W), got {sizes}.")
+            self._check_channels(frames)
             if len({frame.dtype for frame in frames}) > 1:  # uint8 and float frames: all float
                 frames = [frame.astype(np.float32) for frame in frames]
             out.append(np.stack(frames))
@@ -478,6 +498,7 @@ class MrcfaImageProcessor(PilBackend):
             raise ValueError(
                 f"All clips of a batch must have the same number of frames, got {[len(c) for c in clips]}."
             )
+        self._check_channels(clips)
         self._check_pixel_scale(clips, is_video, **kwargs)
         original_sizes = [tuple(clip.shape[-2:]) for clip in clips]
         pixel_values = self._preprocess(clips, **kwargs)
@@ -508,6 +529,16 @@ class MrcfaImageProcessor(PilBackend):
         elif device is not None:
             data = {key: value.to(device) for key, value in data.items()}
         return BatchFeature(data=data)
+
+    @staticmethod
+    def _check_channels(frames: list[np.ndarray]) -> None:
+        """Frames (`[C, H, W]`) or clips (`[T, C, H, W]`) that are stacked together share their channel count."""
+        channels = [frame.shape[-3] for frame in frames]
+        if len(set(channels)) > 1:
+            raise ValueError(
+                f"Frames with different numbers of channels cannot share a batch, got {channels} (do_convert_rgb=False "
+                "keeps the channels of each input; set do_convert_rgb=True to convert them all to RGB)."
+            )
 
     @staticmethod
     def _check_pixel_scale(
@@ -559,7 +590,15 @@ class MrcfaImageProcessor(PilBackend):
         image_std,
         **kwargs,
     ) -> list[torch.Tensor]:
-        """Clips `[T, 3, H, W]` (uint8 or float32) -> `[T, 3, H', W']` float32: resize, rescale, normalise."""
+        """Clips `[T, C, H, W]` (uint8 or float32) -> `[T, C, H', W']` float32: resize, rescale, normalise."""
+        channels = images[0].shape[-3]
+        for name, values in (("image_mean", image_mean), ("image_std", image_std)):
+            if do_normalize and len(np.atleast_1d(values)) not in (1, channels):
+                raise ValueError(
+                    f"{name} has {len(np.atleast_1d(values))} values for {channels}-channel frames: give one value "
+                    "per channel (do_convert_rgb=False keeps the channels of the input; do_convert_rgb=True converts "
+                    "frames to RGB)."
+                )
         processed = []
         for clip in images:
             clip = torch.from_numpy(np.require(clip, requirements="CW"))
@@ -620,22 +659,28 @@ class MrcfaImageProcessor(PilBackend):
         """Turn model logits into label maps, resized to each frame's original size.
 
         The arguments and outputs of transformers' `SegformerImageProcessor.post_process_semantic_segmentation`, plus
-        `input_sizes` / `pixel_mask` (the official two-step resize and padded batches) and clip logits.
+        `input_sizes` (the official two-step resize), `pixel_mask` (padded batches) and clip logits.
+
+        Each sample gets the label map it gets alone, whatever the other samples of its batch: the resize steps
+        depend only on `target_sizes` and `input_sizes`. The logits of a padded batch (items of different sizes, see
+        the class docstring) are first cropped to each sample's valid, top-left part; the padding comes from
+        `outputs.pixel_mask` (set by the model's forward with a `pixel_mask`) or from the `pixel_mask` argument (for
+        outputs that do not carry it, e.g. a dict of logits). `input_sizes` of different sizes without either mean
+        padded logits whose padding is unknown: a `ValueError`, rather than a stretched map.
 
         Args:
             outputs (`ModelOutput` or `dict`): with `logits` `[B, C, h, w]` (one frame per sample, e.g. the target
-                frame) or `[B, T, C, h, w]` (every frame of each clip).
+                frame) or `[B, T, C, h, w]` (every frame of each clip), and optionally `pixel_mask`.
             target_sizes (`list[tuple[int, int]]` or `torch.Tensor` `[B, 2]`, *optional*): `(height, width)` of each
                 sample's original frames (e.g. `original_sizes`); `None` keeps the logits' resolution.
             return_segmentation_scores (`bool`, *optional*, defaults to `False`): return, per sample, a
                 [`SemanticSegmentationPostProcessorOutput`] with `segmentation` (the label map) and
                 `segmentation_scores` (the resized logits, `[C, H, W]` or `[T, C, H, W]`), as SegFormer does.
-            input_sizes (same types as `target_sizes`, *optional*): `(H', W')` of the processed frames. When given,
-                logits are first resized to it, then to `target_sizes`, as the official `encode_decode` +
-                `whole_inference` do. In a padded batch (items of different sizes, padded to the largest height and
-                width) each sample's valid, top-left part of the logits (`H' / max H'` of them) is taken first.
+            input_sizes (same types as `target_sizes`, *optional*): `(H', W')` of each sample's processed frames
+                (without padding). When given, logits are first resized to it, then to `target_sizes`, as the
+                official `encode_decode` + `whole_inference` do; without it they are resized once, as SegFormer does.
             pixel_mask (`torch.Tensor` `[B, H, W]` or `[B, T, H, W]`, *optional*): the processor's `pixel_mask` of a
-                padded batch (1 = valid, top-left): gives `input_sizes` and the padded size.
+                padded batch (1 = valid, top-left), when `outputs` does not carry it.
 
         Returns:
             `list[torch.Tensor]` (or `list[SemanticSegmentationPostProcessorOutput]`): `B` int64 label maps, `[H, W]`
@@ -645,40 +690,16 @@ class MrcfaImageProcessor(PilBackend):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         if logits.ndim not in (4, 5):
             raise ValueError(f"logits must be [B, C, h, w] or [B, T, C, h, w], got shape {tuple(logits.shape)}.")
-
-        def per_sample(sizes, name):
-            if sizes is None:
-                return [None] * len(logits)
-            if len(sizes := to_py_obj(sizes)) != len(logits):
-                raise ValueError(
-                    f"Make sure that you pass in as many {name} as the batch dimension of the logits "
-                    f"({len(sizes)} vs {len(logits)})."
-                )
-            return [tuple(int(v) for v in s) for s in sizes]
-
-        padded_size = None
-        if pixel_mask is not None:
-            mask = torch.as_tensor(to_py_obj(pixel_mask) if not isinstance(pixel_mask, torch.Tensor) else pixel_mask)
-            if mask.ndim == 4:
-                mask = mask[:, -1]
-            if mask.ndim != 3 or len(mask) != len(logits):
-                raise ValueError(f"pixel_mask must be [B, H, W] or [B, T, H, W], got shape {tuple(mask.shape)}.")
-            padded_size = tuple(mask.shape[-2:])
-            if input_sizes is None:
-                mask = mask.bool()
-                input_sizes = torch.stack([mask.any(-1).sum(-1), mask.any(-2).sum(-1)], dim=-1)
-        input_sizes = per_sample(input_sizes, "input_sizes")
-        if padded_size is None and input_sizes[0] is not None:
-            padded_size = tuple(max(size[i] for size in input_sizes) for i in (0, 1))
+        target_sizes = self._sizes_per_sample(target_sizes, "target_sizes", len(logits))
+        input_sizes = self._sizes_per_sample(input_sizes, "input_sizes", len(logits))
+        valid = self._valid_fractions(outputs, pixel_mask, input_sizes, len(logits))
 
         results = []
-        for sample, input_size, target_size in zip(logits, input_sizes, per_sample(target_sizes, "target_sizes")):
+        for sample, fraction, input_size, target_size in zip(logits, valid, input_sizes, target_sizes):
             frames = (sample if logits.ndim == 5 else sample[None]).float()  # [T, C, h, w]
-            if input_size is not None and input_size != padded_size:  # the valid part of a padded batch's logits
+            if fraction is not None:  # the valid, top-left part of a padded batch's logits
                 h, w = frames.shape[-2:]
-                frames = frames[
-                    ..., : round(input_size[0] * h / padded_size[0]), : round(input_size[1] * w / padded_size[1])
-                ]
+                frames = frames[..., : round(h * fraction[0]), : round(w * fraction[1])]
             for size in (input_size, target_size):
                 if size is not None and tuple(frames.shape[-2:]) != size:
                     frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
@@ -755,12 +776,84 @@ class MrcfaImageProcessor(PilBackend):
             dtype=dtype,
         )
 
+    @staticmethod
+    def _sizes_per_sample(sizes: Any, name: str, batch: int) -> list[tuple[int, int] | None]:
+        """`target_sizes` / `input_sizes` -> one `(height, width)` pair of positive ints per sample, or a clear error."""
+        if sizes is None:
+            return [None] * batch
+        expected = f"{name} must be one (height, width) pair of positive integers per sample (a list of pairs or a "
+        expected += "[batch, 2] tensor)"
+        sizes = to_py_obj(sizes)
+        if not isinstance(sizes, (list, tuple)):
+            raise ValueError(f"{expected}, got {sizes!r}.")
+        if len(sizes) != batch:
+            raise ValueError(
+                f"Make sure that you pass in as many {name} as the batch dimension of the logits "
+                f"({len(sizes)} vs {batch}): one (height, width) pair per sample."
+            )
+        for index, size in enumerate(sizes):
+            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(map(_is_positive_int, size))):
+                raise ValueError(f"{expected}, got {size!r} for sample {index}.")
+        return [(int(height), int(width)) for height, width in sizes]
 
-#: Former name of the processor (``video_processing_mrcfa.MrcfaVideoProcessor``): the same class.
-MrcfaVideoProcessor = MrcfaImageProcessor
+    @staticmethod
+    def _valid_fractions(
+        outputs: Any, pixel_mask: Any, input_sizes: list, batch: int
+    ) -> list[tuple[float, float] | None]:
+        """Per sample, the valid fraction `(h / H, w / W)` of padded logits (`None`: not padded), from the pixel mask
+        of `outputs` or the argument; checks it against `input_sizes`."""
+        carried = outputs.get("pixel_mask") if isinstance(outputs, dict) else getattr(outputs, "pixel_mask", None)
+        masks = [m for m in (pixel_mask, carried) if m is not None]
+        if not masks:
+            if len({size for size in input_sizes if size is not None}) > 1:
+                raise ValueError(
+                    f"input_sizes differ between samples ({input_sizes}), so the logits come from a padded batch, "
+                    "but its padding is unknown: pass the processor's pixel_mask (pixel_mask=inputs['pixel_mask']), "
+                    "or outputs of a model called with it (they carry it as outputs.pixel_mask)."
+                )
+            return [None] * batch
+        found = []
+        for mask in masks:
+            mask = torch.as_tensor(to_py_obj(mask) if not isinstance(mask, torch.Tensor) else mask)
+            mask = mask[:, -1] if mask.ndim == 4 else mask
+            if mask.ndim != 3 or len(mask) != batch:
+                raise ValueError(
+                    f"pixel_mask must be [B, H, W] or [B, T, H, W] with B = {batch} (the batch dimension of the "
+                    f"logits), got shape {tuple(mask.shape)}."
+                )
+            mask = mask.bool()
+            sizes = torch.stack([mask.any(-1).sum(-1), mask.any(-2).sum(-1)], dim=-1).tolist()
+            found.append(([tuple(size) for size in sizes], tuple(mask.shape[-2:])))
+        if len(found) == 2 and found[0] != found[1]:
+            raise ValueError("The pixel_mask argument does not match the pixel_mask the outputs carry.")
+        sizes, padded = found[0]
+        for index, (size, input_size) in enumerate(zip(sizes, input_sizes)):
+            if input_size is not None and input_size != size:
+                raise ValueError(
+                    f"input_sizes[{index}] = {input_size} does not match the valid size {size} of sample {index} in "
+                    "the pixel_mask: give the processed size of each sample without padding."
+                )
+        return [(h / padded[0], w / padded[1]) for h, w in sizes]
+
+
+class MrcfaVideoProcessor(MrcfaImageProcessor):
+    """The processor's former name (``video_processing_mrcfa.MrcfaVideoProcessor``, before it moved onto transformers'
+    `PilBackend`): constructing it, or loading with it (`from_pretrained`, `from_dict`), gives an
+    `MrcfaImageProcessor`, so code using the name keeps working and nothing is saved under it again.
+
+    It is a class of its own because the Auto classes find a processor by the class name saved in its config: folders
+    saved under the former name (`"image_processor_type": "MrcfaVideoProcessor"`) load with `AutoImageProcessor`
+    because `import mrcfa` registers this class (key `"former_name"`, next to the `"pil"` and `"torchvision"`
+    backends, which both are `MrcfaImageProcessor`); with `trust_remote_code`, `AutoVideoProcessor` asks a
+    checkpoint's `image_processing_mrcfa.py` for this name.
+    """
+
+    def __new__(cls, *args, **kwargs) -> MrcfaImageProcessor:
+        return MrcfaImageProcessor(*args, **kwargs)
+
 
 # save_pretrained() writes `auto_map` and copies this file with the modules it imports (image_transforms_mrcfa.py),
 # so that `AutoImageProcessor.from_pretrained(dir, trust_remote_code=True)` works without the mrcfa package.
 MrcfaImageProcessor.register_for_auto_class("AutoImageProcessor")
 
-__all__ = ["MrcfaImageProcessor", "MrcfaVideoProcessor"]
+__all__ = ["MrcfaImageProcessor", "MrcfaVideoProcessor", "to_8bit_scale"]

@@ -1,8 +1,13 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
 """The preprocessing operations of MRCFA, one implementation each: the processor and the data transforms use these.
 
-This module ships inside every saved checkpoint with the processor (``trust_remote_code``): it imports only numpy
-and torch. See docs/design.md, "Preprocessing".
+This module ships inside every saved checkpoint with the processor (``trust_remote_code``): it imports only numpy,
+PIL and torch. See docs/design.md, "Preprocessing".
+
+* :func:`to_8bit_scale`: pixel values of a frame on the 0-255 scale: 16-bit frames (PIL ``I;16``, ``uint16``) scaled
+  as image tools do (``round(v * 255 / 65535)``), frames of unknown bit depth (other integers or floats outside
+  0-255, PIL ``I`` / ``F``) refused with the reason. The processor applies it to every frame; readers of image files
+  use it too.
 
 * :func:`keep_ratio_size`: mmcv's keep-ratio output size (``imrescale``), optionally rounded **up** to a multiple
   (the official ``AlignedResize._align`` uses ``np.ceil``: 427 -> 448, not the nearest 416).
@@ -29,6 +34,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 __all__ = [
     "IGNORE_INDEX",
@@ -40,6 +46,7 @@ __all__ = [
     "reduce_labels",
     "resize_bilinear",
     "resize_nearest",
+    "to_8bit_scale",
 ]
 
 #: Official normalisation statistics of MRCFA / SegFormer on VSPW: RGB, on the 0-255 scale.
@@ -48,6 +55,17 @@ IMAGE_STD = (58.395, 57.12, 57.375)
 
 #: Label value of ignored pixels (raw VSPW "others" after :func:`reduce_labels`, padding).
 IGNORE_INDEX = 255
+
+#: PIL modes of 16-bit unsigned samples (a 16-bit grayscale PNG or TIFF opens as "I;16").
+PIL_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+#: PIL modes whose samples have no fixed range: 32-bit integers and 32-bit floats.
+PIL_WIDE_MODES = ("I", "F")
+
+#: The hint of every refusal of :func:`to_8bit_scale`.
+_8BIT_HINT = (
+    "pass 16-bit frames as uint16 arrays or PIL images of mode I;16 (scaled to 0-255 as image tools do), or scale "
+    "the values to 0-255 first"
+)
 
 # cv2's fixed-point resize: weights are stored with INTER_RESIZE_COEF_BITS = 11 fractional bits.
 _COEF_SCALE = 2048
@@ -197,3 +215,55 @@ def reduce_labels(labels: Labels, ignore_index: int = IGNORE_INDEX) -> Labels:
     reduced = labels - 1
     reduced[(labels == 0) | (labels == ignore_index)] = ignore_index
     return reduced
+
+
+def _to_8bit_array(array: np.ndarray, what: str | None = None) -> np.ndarray:
+    """The array rule of :func:`to_8bit_scale`; `what` names the frame in error messages (default: its dtype)."""
+    if array.dtype == np.uint8:
+        return array
+    what = what or f"Frame of dtype {array.dtype}"
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"{what}: frames must hold real pixel values on the 0-255 scale.")
+    if array.dtype == np.uint16:  # 16 -> 8 bits: round(v * 255 / 65535) = round(v / 257), exact in integers
+        return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    integer = array.dtype.kind in "iu"
+    low, high = (array.min(), array.max()) if array.size else (0, 0)
+    if not (np.isfinite(low) and np.isfinite(high)):  # NaN / inf: the range of the finite values (rare: a copy)
+        finite = array[np.isfinite(array)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0, 0)
+    if low < 0 or high > 255:
+        reason = "and its bit depth is unknown" if integer else "the scale of 8-bit pixel values"
+        raise ValueError(f"{what} has values in [{low:g}, {high:g}], outside 0-255, {reason}: {_8BIT_HINT}.")
+    return array.astype(np.uint8) if integer else array.astype(np.float32, copy=False)
+
+
+def to_8bit_scale(image: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | np.ndarray:
+    """Pixel values of a frame on the 8-bit scale (0-255), 16-bit frames reduced as image tools do; refuses frames
+    of unknown scale with a `ValueError` giving the range found, never a silent clip.
+
+    * PIL images give PIL images of an 8-bit mode: 16-bit modes (``I;16``, ``I;16L``, ``I;16B``, ``I;16N``: 16-bit
+      grayscale PNG / TIFF) become ``L`` with ``round(v * 255 / 65535)`` (ImageMagick's 16 -> 8 bit reduction,
+      ``round(v / 257)``; PIL's own ``convert`` clips every value above 255 to white). Modes ``I`` (32-bit integers)
+      and ``F`` (32-bit floats) become ``L`` when their values lie in 0-255 (``F`` rounded), else raise: their bit
+      depth is unknown. Every other mode (8 bits per sample) is returned as it is.
+    * numpy arrays and torch tensors (any shape) give numpy arrays: ``uint8`` as it is, ``uint16`` reduced to
+      ``uint8`` as above, other integer types cast to ``uint8`` when their values lie in 0-255, floating-point types
+      as ``float32`` (not quantised) when their finite values lie in [0, 255]; else, and for boolean or complex
+      arrays, a `ValueError`. NaN and infinite values are left to the caller (``MrcfaImageProcessor`` rejects them
+      naming the frame).
+    """
+    if isinstance(image, Image.Image):
+        if image.mode in PIL_16BIT_MODES:
+            return Image.fromarray(_to_8bit_array(np.asarray(image).astype(np.uint16)))
+        if image.mode not in PIL_WIDE_MODES:
+            return image
+        array = _to_8bit_array(np.asarray(image), f"PIL image of mode {image.mode}")
+        if array.dtype != np.uint8:
+            if not np.isfinite(array).all():
+                raise ValueError(f"PIL image of mode {image.mode} has NaN or infinite pixel values.")
+            array = np.rint(array).astype(np.uint8)
+        return Image.fromarray(array)
+    if isinstance(image, torch.Tensor):
+        tensor = image.detach().cpu()
+        image = (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+    return _to_8bit_array(np.asarray(image))

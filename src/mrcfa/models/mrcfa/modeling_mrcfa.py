@@ -62,6 +62,10 @@ class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
             (frame `t` of clip `b` at index `b * frames + t`).
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             Encoder attention weights, frames flattened into the batch as for `hidden_states`.
+        pixel_mask (`torch.LongTensor` of shape `[batch, height, width]` or `[batch, frames, height, width]`, *optional*):
+            The `pixel_mask` of a padded batch (items of different valid sizes), returned with the outputs it pads:
+            item `i`'s valid logits are the top-left `h_i / height` of `logits[i]` (rows) and `w_i / width`
+            (columns). The processor's `post_process_semantic_segmentation` reads it to crop each item.
     """
 
     loss: torch.FloatTensor | None = None
@@ -72,6 +76,7 @@ class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
     affinity: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
+    pixel_mask: torch.LongTensor | None = None
 
 
 def _depthwise_weights_channels_last(encoder: torch.nn.Module) -> None:
@@ -296,7 +301,8 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 sharing a valid size runs without its padding, so every item gets the outputs it gets alone (no
                 attention or convolution sees the padding); `logits`, `frame_logits`, `reference_logits` and
                 `hidden_states` are then padded back to the batch size at the bottom / right with **0**, aligned with
-                the mask (item `i`'s valid logits are `logits[i, :, :h_i // 4, :w_i // 4]`). The loss is the mean of
+                the mask (item `i`'s valid logits are `logits[i, :, :h_i // 4, :w_i // 4]`), and the outputs carry the
+                mask (`pixel_mask`) for `post_process_semantic_segmentation` to crop each item. The loss is the mean of
                 the per-item losses weighted by their valid pixel counts (padding excluded). `output_affinities` and
                 attentions, whose token counts differ between sizes, are not supported with mixed valid sizes. A mask
                 that is all ones changes nothing.
@@ -349,6 +355,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                         "have different valid sizes (their token counts differ): run each size separately."
                     )
                 output = self._forward_padded(clip, labels, groups, output_hidden_states)
+                output["pixel_mask"] = torch.as_tensor(pixel_mask, device=clip.device)  # for post-processing
                 return output if return_dict else output.to_tuple()
 
         wants_hidden_states = self._requested(output_hidden_states)

@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         import mrcfa
         from mrcfa import MrcfaImageProcessor
-        from mrcfa.cli._common import check_writable_dir
+        from mrcfa.checks import check_writable_dir
         from mrcfa.data import VspwTrainTransform, list_vspw_videos
         from mrcfa.threads import configure_threads
         from mrcfa.training import (

@@ -207,7 +207,8 @@ def segment_video(
     output: Literal["labels", "logits"] = "labels",
     batch_size: int = 1,
     device: str | torch.device | None = None,
-) -> Iterator[torch.Tensor]:
+    with_frames: bool = False,
+) -> Iterator[torch.Tensor] | Iterator[tuple[Any, torch.Tensor]]:
     """Segment a video; yields one result per frame, in order, as soon as it is known.
 
     Args:
@@ -222,6 +223,8 @@ def segment_video(
             (`[num_labels, H'/4, W'/4]`, identical to `model(clip).logits` for that frame's official clip).
         batch_size: frames encoded together (faster on CPU and GPU; results do not depend on it).
         device: where to run (defaults to the model's device).
+        with_frames: yield `(frame, result)` pairs instead of the results alone, `frame` being the input frame as read
+            from `frames` (the same object; for a path, the RGB PIL image decoded from the video).
 
     Each frame is encoded once; the per-frame features that later clips reuse are cached, and the cache never holds
     more than the 10 most recent frames (official offsets -9, -6, -3).
@@ -243,9 +246,11 @@ def segment_video(
         pending.append(frame)
         count += 1
         if len(pending) == batch_size:
-            yield from segmenter.push(pending)
+            results = segmenter.push(pending)
+            yield from zip(pending, results) if with_frames else results
             pending = []
     if pending:
-        yield from segmenter.push(pending)
+        results = segmenter.push(pending)
+        yield from zip(pending, results) if with_frames else results
     if count == 0:
         raise ValueError("the video has no frames.")

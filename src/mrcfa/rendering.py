@@ -37,9 +37,9 @@ __all__ = ["SegmentedFrame", "iter_segmented_frames", "write_legend"]
 _PLACE = "mrcfa.place"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SegmentedFrame:
-    """One frame of a video and its segmentation.
+    """One frame of a video and its segmentation (compared by identity: it holds arrays).
 
     Attributes:
         index: the frame's position in the video (unreadable frames skipped before it count).

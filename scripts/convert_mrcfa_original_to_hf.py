@@ -4,12 +4,12 @@
 
     python scripts/convert_mrcfa_original_to_hf.py --checkpoint_path mrcfa_b1.pth --output_dir mrcfa-b1-vspw
 
-The same as `mrcfa convert` (options and code in `mrcfa.cli.convert`; `--help` lists them).
+The same as `mrcfa convert` (`--help` lists the options), kept for existing command lines and named as transformers
+names its converters: this script runs the `mrcfa` command (`python -m mrcfa`), which runs its `convert` subcommand
+under this script's name (`mrcfa.cli.SCRIPTS`).
 """
 
-import sys
-
-from mrcfa.cli.convert import main
+import runpy
 
 if __name__ == "__main__":
-    sys.exit(main(prog="convert_mrcfa_original_to_hf.py"))
+    runpy.run_module("mrcfa", run_name="__main__")

@@ -4,12 +4,12 @@
 
     python scripts/export_vspw_parquet.py /data/VSPW_480p /data/vspw_parquet [--splits train val]
 
-Kept for existing command lines; the options and the code are in `mrcfa.cli.export_parquet`.
+Kept for existing command lines: this script runs the `mrcfa` command (`python -m mrcfa`), which runs its
+`export-parquet` subcommand under this script's name (`mrcfa.cli.SCRIPTS`); `--help` lists the options. The code is
+`mrcfa.data.export_vspw_parquet`.
 """
 
-import sys
-
-from mrcfa.cli.export_parquet import main
+import runpy
 
 if __name__ == "__main__":
-    sys.exit(main(prog="export_vspw_parquet.py"))
+    runpy.run_module("mrcfa", run_name="__main__")

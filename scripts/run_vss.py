@@ -13,10 +13,9 @@ encoder (`--model_name_or_path nvidia/mit-b1`: MRCFA head of the matching preset
 Data: a VSPW folder, a folder of Parquet shards or a Hub dataset id (`--dataset_name`), streamed with
 `mrcfa.data.load_vspw` and the official augmentation; without `--dataset_name`, a small synthetic VSPW (cached).
 
-Recipes. With a real dataset every default is the official recipe (docs/design.md): AdamW lr 6e-5, betas (0.9, 0.999),
-weight decay 0.01, head lr x10, no decay on the encoder's norms, poly decay (power 1) with 1,500 linear warm-up steps
-from 1e-6, 160k steps, 2 clips per device, crop 480x480, no gradient clipping. Without `--dataset_name` the defaults
-are the demo recipe (`mrcfa.training.DEMO_RECIPE`: tiny model, 192x192 crops, lr 1e-3); arguments given explicitly always win.
+Recipes. With a real dataset every default is the official recipe (docs/design.md, "Training recipe": AdamW lr 6e-5,
+head lr x10, poly decay, 160k steps, ...); without `--dataset_name`, the demo recipe (`mrcfa.training.DEMO_RECIPE`:
+tiny model, 192x192 crops, lr 1e-3). Arguments given explicitly always win.
 
 Evaluation runs on whole validation videos, each frame predicted from its official test clip with streaming inference
 (`mrcfa.segment_video`), and reports mIoU, mVC8, mVC16 (`mrcfa.VideoSegmentationMetrics`). See docs/training.md.
@@ -29,7 +28,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from transformers import TrainingArguments  # imports torch: the floor of this script's start-up (~3 s)
 
@@ -43,7 +42,7 @@ logger = logging.getLogger("run_vss")
 
 @dataclass
 class ModelArguments:
-    """Which model to train."""
+    """Which model to train: the options of `mrcfa.training.build_model`."""
 
     model_name_or_path: str | None = field(
         default=None,
@@ -254,16 +253,13 @@ def main(argv: list[str] | None = None) -> dict:
     with usage_errors():
         model_args, data_args, training_args, explicit = parse_arguments(argv)
 
-        import datasets
         import torch
-        import transformers
         from transformers import set_seed
 
         import mrcfa
         from mrcfa import MrcfaImageProcessor
-        from mrcfa.cli._common import check_writable_dir
+        from mrcfa.checks import check_writable_dir
         from mrcfa.data import VspwTrainTransform, list_vspw_videos
-        from mrcfa.threads import configure_threads
         from mrcfa.training import (
             MrcfaTrainer,
             StepSeedCallback,
@@ -276,32 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
             load_eval_videos,
             resolve_resume_checkpoint,
         )
+        from mrcfa.training.process import end_process, setup_process
 
         mrcfa.register()  # Auto classes and pipeline: `import mrcfa` leaves it to this script (mrcfa._COMMANDS)
         demo = data_args.dataset_name is None
         rank, world = training_args.process_index, training_args.world_size
 
-        # Logging: INFO on the main process, warnings elsewhere (as transformers' examples).
-        logging.basicConfig(
-            format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-            datefmt="%H:%M:%S",
-            handlers=[logging.StreamHandler(sys.stdout)],
-        )
-        if training_args.should_log:
-            transformers.utils.logging.set_verbosity_info()
-        log_level = training_args.get_process_log_level()
-        for name in ("run_vss", "mrcfa"):
-            logging.getLogger(name).setLevel(log_level)
-        datasets.utils.logging.set_verbosity(log_level)
-        datasets.utils.logging.disable_propagation()  # datasets has its own handler: each message once
-        transformers.utils.logging.set_verbosity(log_level)
-        transformers.utils.logging.enable_default_handler()
-        transformers.utils.logging.enable_explicit_format()
-        threads = configure_threads(training_args.threads, workers=training_args.dataloader_num_workers)
-        logger.info(
-            f"process {rank}/{world}, device {training_args.device}, fp16 {training_args.fp16}, bf16 {training_args.bf16}"
-        )
-        logger.info(str(threads))
+        setup_process(training_args, logger)  # logging as transformers' examples, torch threads
         if demo and rank == 0:
             print(
                 "run_vss.py: no --dataset_name, running the built-in demo (synthetic VSPW, tiny MRCFA"
@@ -326,34 +303,23 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             source = data_args.dataset_name
         listings = {}
-        for split, needed in (
-            (data_args.train_split, training_args.do_train),
-            (data_args.eval_split, training_args.do_eval),
+        for split, use, needed in (
+            (data_args.train_split, "training", training_args.do_train),
+            (data_args.eval_split, "evaluation", training_args.do_eval),
         ):
-            if not needed:
-                continue
-            listings[split] = list_vspw_videos(source, split, token=model_args.token)
-            if not listings[split].labelled:
-                raise ValueError(
-                    f"split {split!r} of {source!r} has no masks (labels): "
-                    f"{'training' if split == data_args.train_split and training_args.do_train else 'evaluation'} needs a "
-                    "labelled split (VSPW's test split has none)."
-                )
+            if needed and split not in listings:
+                listings[split] = list_vspw_videos(source, split, token=model_args.token)
+                if not listings[split].labelled:
+                    raise ValueError(
+                        f"split {split!r} of {source!r} has no masks (labels): {use} needs a labelled split (VSPW's "
+                        "test split has none)."
+                    )
         id2label = dataset_labels(next(iter(listings.values())))
         num_labels = len(id2label)
 
         # Model and processor.
         set_seed(training_args.seed)
-        model = build_model(
-            id2label,
-            model_name_or_path=model_args.model_name_or_path,
-            config_name=model_args.config_name,
-            config_overrides=model_args.config_overrides,
-            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-            revision=model_args.revision,
-            token=model_args.token,
-            cache_dir=model_args.cache_dir,
-        )
+        model = build_model(id2label, **asdict(model_args))  # ModelArguments' fields are build_model's options
         config = model.config
         if data_args.num_frames not in (1, config.num_clips):
             raise ValueError(f"--num_frames must be 1 or the model's num_clips ({config.num_clips}).")
@@ -474,9 +440,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"model in {training_args.output_dir}",
             flush=True,
         )
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    end_process()
     return results
 
 

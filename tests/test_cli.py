@@ -86,6 +86,23 @@ def test_synthetic_run(tmp_path):
     assert sorted(p.name for p in out.glob("*.txt")) == ["test.txt", "train.txt", "val.txt"]
 
 
+def test_synthetic_alias_command_line(tmp_path, capsys):
+    """`mrcfa-synthetic-vspw` (the same as `mrcfa synthetic`), with the generator's options."""
+    from mrcfa.cli.synthetic import main as synthetic_main
+
+    out = tmp_path / "cli"
+    assert synthetic_main([str(out), "--seed", "3", "--train", "1", "--val", "1", "--test", "0", "--min-frames", "4",
+                           "--max-frames", "4", "--height", "24", "--width", "32", "--num-classes", "3"]) == 0  # fmt: skip
+    assert "wrote a synthetic VSPW dataset" in capsys.readouterr().out
+    assert len(list(out.glob("data/*/origin/*.jpg"))) == 8
+    assert len(list(out.glob("data/*/mask/*.png"))) == 8
+    out = tmp_path / "knobs"
+    assert synthetic_main([str(out), "--train", "1", "--val", "0", "--test", "0", "--min-frames", "3",
+                           "--max-frames", "3", "--height", "24", "--width", "32", "--hidden-prob", "0.5",
+                           "--motion-scale", "0.3", "--degraded-prob", "0.2", "--shared-object-class"]) == 0  # fmt: skip
+    assert len(list(out.glob("data/*/origin/*.jpg"))) == 3
+
+
 def test_cards_run(tmp_path):
     result = run_mrcfa("cards", "--output-dir", str(tmp_path / "cards"))
     assert result.returncode == 0, result.stderr
@@ -108,5 +125,5 @@ def test_console_scripts_in_setup_cfg():
     assert scripts == {
         "mrcfa": "mrcfa.cli:main",
         "mrcfa-segment": "mrcfa.cli.segment:main",
-        "mrcfa-synthetic-vspw": "mrcfa.data.synthetic:main",
+        "mrcfa-synthetic-vspw": "mrcfa.cli.synthetic:main",
     }

@@ -18,9 +18,15 @@ from PIL import Image
 
 from mrcfa import MrcfaForVideoSemanticSegmentation
 from mrcfa.cli import main
-from mrcfa.cli.segment import palette_for
 from mrcfa.hub_paths import ModelPathError, check_model_name_or_path, looks_like_hub_id
-from mrcfa.visualization import class_boundaries, draw_legend, frame_legend, overlay_frame, preview_image
+from mrcfa.visualization import (
+    class_boundaries,
+    draw_legend,
+    frame_legend,
+    overlay_frame,
+    palette_for,
+    preview_image,
+)
 
 H, W = 40, 70
 UNWRITABLE = Path("/sys/mrcfa-test")  # no process can create files in /sys (root included)

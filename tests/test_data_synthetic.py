@@ -1,5 +1,6 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""The synthetic VSPW generator: layout, determinism, learnable classes, temporal structure, command line."""
+"""The synthetic VSPW generator: layout, determinism, learnable classes, temporal structure (its command line,
+`mrcfa synthetic`, is tested in test_cli.py)."""
 
 import json
 import time
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mrcfa.data.synthetic import class_appearance, main, make_synthetic_vspw
+from mrcfa.data.synthetic import class_appearance, make_synthetic_vspw
 
 
 @pytest.fixture(scope="module")
@@ -143,15 +144,6 @@ def test_camera_motion_occlusion_and_degraded_frames(synthetic):
     assert overlaps >= 5
 
 
-def test_command_line(tmp_path, capsys):
-    out = tmp_path / "cli"
-    assert main([str(out), "--seed", "3", "--train", "1", "--val", "1", "--test", "0", "--min-frames", "4",
-                 "--max-frames", "4", "--height", "24", "--width", "32", "--num-classes", "3"]) == 0  # fmt: skip
-    assert "wrote a synthetic VSPW dataset" in capsys.readouterr().out
-    assert len(list(out.glob("data/*/origin/*.jpg"))) == 8
-    assert len(list(out.glob("data/*/mask/*.png"))) == 8
-
-
 def test_temporal_knobs_hidden_objects_slow_motion_and_determinism():
     """hidden_prob: some object frames lose the class texture (neutral look); motion_scale slows the labels down."""
     from mrcfa.data.synthetic import _texture, render_video
@@ -200,11 +192,6 @@ def test_temporal_knobs_defaults_and_validation(tmp_path):
         make_synthetic_vspw(tmp_path / "bad", hidden_prob=1.5)
     with pytest.raises(ValueError, match="motion_scale"):
         make_synthetic_vspw(tmp_path / "bad", motion_scale=-1)
-    out = tmp_path / "cli"
-    assert main([str(out), "--train", "1", "--val", "0", "--test", "0", "--min-frames", "3", "--max-frames", "3",
-                 "--height", "24", "--width", "32", "--hidden-prob", "0.5", "--motion-scale", "0.3",
-                 "--degraded-prob", "0.2", "--shared-object-class"]) == 0  # fmt: skip
-    assert len(list(out.glob("data/*/origin/*.jpg"))) == 3
 
 
 def test_shared_object_class_gives_one_object_class_per_video():

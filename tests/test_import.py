@@ -72,3 +72,82 @@ print("ok")
         timeout=300,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+def _import_graph():
+    """`{module: imported mrcfa modules}` for every module of src/mrcfa and every script (each import, wherever it is
+    in the file), as an AST walk sees it."""
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    files = {}
+    for path in (repo / "src" / "mrcfa").rglob("*.py"):
+        parts = path.relative_to(repo / "src").with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for path in (repo / "scripts").glob("*.py"):
+        files[f"scripts/{path.name}"] = path
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                imported |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        graph[name] = {m for m in imported if m in files and m != name}
+    return graph
+
+
+def test_front_ends_are_peers_over_the_library():
+    """cli/, app/ and scripts/ import the library; the library imports none of them, and nothing but `python -m mrcfa`
+    imports cli/ (cli/ imports app/: `mrcfa app` serves it)."""
+    graph = _import_graph()
+    assert "mrcfa.cli.segment" in graph and "scripts/run_vss.py" in graph  # the walk sees the modules and scripts
+
+    def within(name, package):
+        return name == package or name.startswith(f"{package}.")
+
+    for module, imported in graph.items():
+        if within(module, "mrcfa.cli"):
+            continue
+        cli = sorted(m for m in imported if within(m, "mrcfa.cli"))
+        assert not cli or module == "mrcfa.__main__", f"{module} imports {cli}"
+        if not within(module, "mrcfa.app"):
+            app = sorted(m for m in imported if within(m, "mrcfa.app"))
+            assert not app, f"{module} imports {app}"
+
+
+def test_no_import_circle_but_the_pipeline_file_copy():
+    """The one circle, on purpose: the model's `save_pretrained` imports the pipeline module so that transformers
+    copies its file (and the streaming code it imports) into checkpoints."""
+    graph = _import_graph()
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = set()
+            while not component or node not in component:
+                component.add(stack.pop())
+            on_stack.difference_update(component)
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    folder = "mrcfa.models.mrcfa"
+    assert circles == [[f"{folder}.modeling_mrcfa", f"{folder}.pipeline_mrcfa", f"{folder}.streaming_mrcfa"]]

@@ -1,9 +1,13 @@
 # Copyright 2026 The mrcfa authors. Licensed under the Apache License, Version 2.0.
-"""Pictures of a segmentation a person can read: overlays with class boundaries, a legend, the preview image.
+"""Pictures of a segmentation a person can read: class colours, label maps as palette PNGs, overlays with class
+boundaries, a legend, the preview image.
 
-Used by `mrcfa segment` (overlay video, `--legend`, `--preview`) and meant for any other front end (the app): numpy
-and PIL only (`ImageDraw`, PIL's bundled scalable font).
+What every front end draws (`mrcfa segment`, the app; per frame through `mrcfa.rendering`): numpy and PIL only
+(`ImageDraw`, PIL's bundled scalable font).
 
+* `palette_for`: the class colours (VSPW's palette, extended beyond 124 classes).
+* `colorize`: a label map as a palette ("P" mode) image, the format of VSPW's masks.
+* `legend_entries`: every class with its colour and pixel count (the format of `legend.json`).
 * `overlay_frame`: the frame blended with the class colours, with the class boundaries drawn in a colour that
   contrasts with each class's colour (white around dark colours, black around light ones), so that a region whose
   palette colour is as dark as the frame stays visible.
@@ -20,10 +24,45 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["class_boundaries", "draw_legend", "frame_legend", "overlay_frame", "preview_image"]
+__all__ = [
+    "class_boundaries",
+    "colorize",
+    "draw_legend",
+    "frame_legend",
+    "legend_entries",
+    "overlay_frame",
+    "palette_for",
+    "preview_image",
+]
 
 #: Luminance (ITU-R BT.601) under which a class colour counts as dark: its boundary is drawn white, else black.
 DARK_LUMINANCE = 110.0
+
+
+def palette_for(num_labels: int) -> np.ndarray:
+    """`[num_labels, 3]` uint8 colours: VSPW's palette, extended deterministically beyond 124 classes (the shipped
+    `configuration_mrcfa.palette_for`, which the checkpoints' endpoint handler uses too)."""
+    # imports transformers: not before a command's arguments are checked
+    from .models.mrcfa.configuration_mrcfa import palette_for as shipped_palette_for
+
+    return shipped_palette_for(num_labels)
+
+
+def colorize(labels: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """A palette ("P" mode) PNG image of an `[H, W]` label map."""
+    image = Image.fromarray(labels.astype(np.uint8), mode="P")
+    flat = np.zeros((256, 3), dtype=np.uint8)
+    flat[: len(palette)] = palette
+    image.putpalette(flat.flatten().tolist())
+    return image
+
+
+def legend_entries(counts: np.ndarray, id2label: Mapping[int, str], palette: np.ndarray) -> list[dict]:
+    """One `{"id", "name", "color", "pixels"}` entry per class, in class order (the format of `legend.json`)."""
+    return [
+        {"id": i, "name": id2label.get(i, str(i)), "color": palette[i].tolist(), "pixels": int(counts[i])}
+        for i in range(len(counts))
+    ]
 
 
 def class_boundaries(labels: np.ndarray, width: int = 1) -> np.ndarray:

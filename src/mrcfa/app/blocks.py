@@ -20,10 +20,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ..cli._common import CliError
-from ..cli.segment import OverlayVideoWriter
 from ..threads import configure_threads
-from .service import AppInputError, Limits, SegmentationService, browser_video_format
+from ..video_writer import OverlayVideoWriter, browser_video_format
+from .service import AppInputError, Limits, SegmentationService
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ def build_demo(
             service = SegmentationService.from_pretrained(
                 str(model), device=device, trust_remote_code=trust_remote_code, limits=limits
             )
-        except (CliError, OSError, ValueError) as err:  # what load_model reports as a user mistake
+        except (OSError, ValueError) as err:  # what load_model reports as a user mistake (UsageError is a ValueError)
             problem = f"No model: {' '.join(str(err).split())}"
     else:
         problem = no_model_message or "No model: start the app with a model (`mrcfa app --model DIR_OR_HUB_ID`)."

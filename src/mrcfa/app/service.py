@@ -2,8 +2,8 @@
 """What the app computes, without the web page: one shared model, a video or an image in, files and tables out.
 
 `SegmentationService` holds the model, its processor and the image-segmentation pipeline built on the same model
-instance. `segment_video` streams a video through `mrcfa.segment_video` (each frame encoded once, official test
-clips) and writes, per request, into a folder of its own: the overlay video (browser-playable, at the input's frame
+instance. `segment_video` streams a video through the front ends' shared loop (`mrcfa.rendering`, over
+`mrcfa.segment_video`: each frame encoded once, official test clips) and writes, per request, into a folder of its own: the overlay video (browser-playable, at the input's frame
 rate), one palette PNG per frame and their zip (with `legend.json`, as `mrcfa segment` writes). `segment_image` runs
 transformers' image-segmentation pipeline (what the Hub widget shows). Every mistake in the inputs raises
 `AppInputError`, whose message is one readable line for the page.
@@ -13,7 +13,6 @@ This module does not import gradio: the page (`mrcfa.app.blocks`) is a thin laye
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -21,7 +20,7 @@ import threading
 import time
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..cli._common import CliError
-from ..cli.segment import OverlayVideoWriter, colorize, legend_entries, load_model, palette_for
-from ..models.mrcfa.streaming_mrcfa import segment_video
-from ..models.mrcfa.video_io_mrcfa import VideoReadError, iter_frames
-from ..visualization import overlay_frame
+from ..errors import UsageError
+from ..loading import load_model
+from ..models.mrcfa.video_io_mrcfa import VideoInfo, VideoReadError, probe_video
+from ..rendering import iter_segmented_frames, write_legend
+from ..video_writer import OverlayVideoWriter, browser_video_format
+from ..visualization import colorize, legend_entries, overlay_frame, palette_for
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +43,15 @@ __all__ = [
     "LegendRow",
     "Limits",
     "SegmentationService",
-    "VideoInfo",
     "VideoResult",
-    "browser_video_format",
     "parse_resolution",
-    "probe_video",
 ]
 
 #: Video containers the upload box suggests (anything PyAV decodes is accepted).
 VIDEO_HINT = "an MP4, WebM, MOV, MKV or AVI video"
 
 
-class AppInputError(ValueError):
+class AppInputError(UsageError):
     """A mistake in what a user sent (not a video, too long, ...): its message is shown in the page as it is."""
 
 
@@ -93,16 +90,6 @@ def parse_resolution(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
         raise ValueError(f"a resolution is WIDTHxHEIGHT in pixels (e.g. 1920x1080), got {text!r}.")
     return int(parts[0]), int(parts[1])
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the container says about a video: size, frame count (None when unknown) and frame rate."""
-
-    width: int
-    height: int
-    frames: int | None
-    fps: Fraction
 
 
 @dataclass(frozen=True)
@@ -158,44 +145,19 @@ class ImageResult:
     legend: list[LegendRow]
 
 
-def browser_video_format() -> tuple[str, str, dict[str, str]]:
-    """`(encoder, suffix, options)` of a video browsers play: H.264 in MP4 when PyAV has libx264, else VP9 in WebM."""
-    import av
-
-    if "libx264" in av.codecs_available:
-        return "libx264", ".mp4", {"crf": "18", "preset": "veryfast"}
-    if "libvpx-vp9" in av.codecs_available:
-        return "libvpx-vp9", ".webm", {"crf": "24", "b": "0", "deadline": "realtime"}
-    raise CliError("this PyAV build has neither libx264 nor libvpx-vp9: no browser-playable video can be written.")
-
-
-def probe_video(path: str | Path, name: str | None = None) -> VideoInfo:
-    """Open `path` with PyAV and read its first video stream's size, frame count and frame rate.
-
-    Raises `AppInputError` ("cannot be read as a video ...") when PyAV cannot open it or it has no video stream. `name` is the
-    file name shown in messages (default: the path's name).
-    """
-    import av
-
-    name = name or Path(path).name
+def _probe(path: Path, name: str) -> VideoInfo:
+    """`probe_video(path)`; a file that is not a video raises `AppInputError` naming the upload `name`."""
     try:
-        container = av.open(str(path))
-    except Exception as err:  # noqa: BLE001 - PyAV raises many error types for unreadable files
-        raise AppInputError(
-            f"{name} cannot be read as a video ({_reason(err, path, name)}): it is not a video, or it is "
-            f"damaged. Upload {VIDEO_HINT}."
-        ) from err
-    with container:
-        if not container.streams.video:
-            raise AppInputError(f"{name} has no video stream. Upload {VIDEO_HINT}.")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        frames = stream.frames or None
-    if not width or not height:
-        raise AppInputError(f"{name} has a video stream without a frame size: the file is damaged.")
-    fps = Fraction(rate) if rate and 0 < rate <= 240 else Fraction(25)
-    return VideoInfo(width=width, height=height, frames=frames, fps=fps)
+        return probe_video(path)
+    except VideoReadError as err:
+        if isinstance(err.__cause__, ImportError):
+            raise  # PyAV is missing: the server's problem, not the user's
+        if err.__cause__ is not None:  # PyAV cannot open it
+            raise AppInputError(
+                f"{name} cannot be read as a video ({_reason(err.__cause__, path, name)}): it is not a video, or it "
+                f"is damaged. Upload {VIDEO_HINT}."
+            ) from err
+        raise AppInputError(f"{str(err).replace(str(path), name).rstrip('.')}. Upload {VIDEO_HINT}.") from err
 
 
 def _reason(err: Exception, path: str | Path, name: str) -> str:
@@ -249,7 +211,7 @@ class SegmentationService:
     def from_pretrained(
         cls, model_id: str, *, device: str = "cpu", trust_remote_code: bool = False, **kwargs
     ) -> SegmentationService:
-        """Load `model_id` (a folder or a Hub id) with `mrcfa.cli.segment.load_model`; `CliError` if it fails."""
+        """Load `model_id` (a folder or a Hub id) with `mrcfa.loading.load_model`; `UsageError` if it fails."""
         logging.getLogger("transformers").setLevel(logging.ERROR)
         model, processor = load_model(model_id, device, trust_remote_code)
         return cls(model, processor, model_name=model_id, **kwargs)
@@ -287,49 +249,48 @@ class SegmentationService:
         start = time.perf_counter()
         path = Path(path)
         name = name or path.name
-        info = probe_video(path, name)
+        info = _probe(path, name)
+        if not info.width or not info.height:
+            raise AppInputError(f"{name} has a video stream without a frame size: the file is damaged.")
         self.limits.check_size(info.width, info.height, name)
-        if info.frames is not None and info.frames > self.limits.max_frames:
-            raise self.limits.too_many_frames(info.frames, name)
-        total = info.frames
+        if info.num_frames is not None and info.num_frames > self.limits.max_frames:
+            raise self.limits.too_many_frames(info.num_frames, name)
+        total = info.num_frames
+        fps = info.fps if info.fps and 0 < info.fps <= 240 else Fraction(25)
 
         folder = self._new_folder("video")
         labels_dir = folder / "labels"
         labels_dir.mkdir()
         codec, suffix, options = browser_video_format()
         overlay_path = folder / f"segmentation{suffix}"
-        frames_seen: list[Image.Image] = []
         counts: list[np.ndarray] = []
         label_files: list[Path] = []
-        num_labels = len(self.palette)
-
-        def frames() -> Iterator[Image.Image]:
-            for index, frame in enumerate(iter_frames(path, max_frames=self.limits.max_frames + 1)):
-                if index == self.limits.max_frames:
-                    raise self.limits.too_many_frames(f"more than {self.limits.max_frames}", name)
-                frames_seen.append(frame)
-                yield frame
-
+        segmented_frames = iter_segmented_frames(
+            self.model,
+            path,
+            processor=self.processor,
+            palette=self.palette,
+            id2label=self.id2label,
+            max_frames=self.limits.max_frames + 1,  # one more: a video longer than the limit is refused
+        )
         try:
-            with OverlayVideoWriter(overlay_path, rate=info.fps, codec=codec, options=options) as writer:
-                for index, labels in enumerate(segment_video(self.model, frames(), processor=self.processor)):
-                    frame = frames_seen.pop(0)
-                    label_map = labels.cpu().numpy()
-                    label_file = labels_dir / f"{index:05d}.png"
-                    colorize(label_map, self.palette).save(label_file)
+            with OverlayVideoWriter(overlay_path, rate=fps, codec=codec, options=options) as writer:
+                for segmented in segmented_frames:
+                    if segmented.index == self.limits.max_frames:
+                        raise self.limits.too_many_frames(f"more than {self.limits.max_frames}", name)
+                    label_file = labels_dir / f"{segmented.index:05d}.png"
+                    segmented.label_image().save(label_file)
                     label_files.append(label_file)
-                    counts.append(np.bincount(label_map.ravel(), minlength=num_labels)[:num_labels])
-                    writer.write(overlay_frame(frame, label_map, self.palette))
+                    counts.append(segmented.counts)
+                    writer.write(segmented.overlay())
                     if progress is not None:
-                        progress(index + 1, total)
+                        progress(segmented.index + 1, total)
         except VideoReadError as err:
             raise AppInputError(self._video_error(err, path, name)) from err
 
         per_frame = np.stack(counts).astype(np.int64)
         total_counts = per_frame.sum(axis=0)
-        (labels_dir / "legend.json").write_text(
-            json.dumps(legend_entries(total_counts, self.id2label, self.palette), indent=1)
-        )
+        write_legend(labels_dir, total_counts, self.id2label, self.palette, text=False)
         labels_zip = folder / "labels.zip"
         with zipfile.ZipFile(labels_zip, "w", compression=zipfile.ZIP_STORED) as archive:
             for file in [*label_files, labels_dir / "legend.json"]:
@@ -342,7 +303,7 @@ class SegmentationService:
             label_files=label_files,
             legend=self._legend(total_counts),
             frame_shares=frame_shares,
-            fps=info.fps,
+            fps=fps,
             size=(info.width, info.height),
             seconds=time.perf_counter() - start,
             id2label=self.id2label,

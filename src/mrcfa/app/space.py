@@ -19,7 +19,7 @@ from huggingface_hub import SpaceCard, SpaceCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from .. import __version__
-from ..cli._common import CliError
+from ..errors import UsageError
 from .service import Limits
 
 __all__ = ["GRADIO_FLOOR", "SPACE_FILES", "SPACE_README_TEMPLATE", "render_space_readme", "write_space"]
@@ -115,24 +115,24 @@ def write_space(
             `mrcfa[app] @ git+https://github.com/ORG/mrcfa@v0.1.0`.
         limits, title: what one request may cost; the Space's title.
 
-    Returns the written paths. Mistakes raise `CliError` with a one-line message.
+    Returns the written paths. Mistakes raise `UsageError` with a one-line message.
     """
     if Path(model_id).is_dir():
-        raise CliError(
+        raise UsageError(
             f"{model_id} is a local folder, which a Space cannot read: upload it first (`huggingface-cli upload "
             f"ORG/NAME {model_id}`) and pass --model ORG/NAME."
         )
     try:
         validate_repo_id(model_id)
     except HFValidationError as err:
-        raise CliError(f"--model must be a Hub model id (org/name) for a Space, got {model_id!r}: {err}") from err
+        raise UsageError(f"--model must be a Hub model id (org/name) for a Space, got {model_id!r}: {err}") from err
     limits = limits or Limits()
     requirement = requirement or f"mrcfa[app]=={__version__}"
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
-        raise CliError(f"{directory} exists and is not a folder.")
+        raise UsageError(f"{directory} exists and is not a folder.")
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
-        raise CliError(
+        raise UsageError(
             f"{directory} is not empty: pass --overwrite to replace {', '.join(SPACE_FILES)} in it, or choose "
             "another folder."
         )

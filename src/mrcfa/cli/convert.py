@@ -17,7 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ._common import CliError, check_writable_dir, standalone_main
+from ..checks import check_writable_dir
+from ._common import CliError, standalone_main
 
 __all__ = ["main", "run"]
 

@@ -19,7 +19,8 @@ A class is recognisable from its appearance alone (a fixed colour plus a fixed p
 angle and period, a checkerboard or dots), so a small model learns it quickly.
 
 Everything is drawn from ``numpy.random.default_rng([seed, split, video])``; files are byte-identical for identical
-arguments (fixed JPEG quality, fixed PNG compression). Command line: ``mrcfa-synthetic-vspw OUT_DIR [options]``.
+arguments (fixed JPEG quality, fixed PNG compression). Command line: ``mrcfa synthetic OUT_DIR [options]`` (alias
+``mrcfa-synthetic-vspw``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SPLITS", "class_appearance", "make_synthetic_vspw", "main", "object_visibility", "render_video"]
+__all__ = ["SPLITS", "class_appearance", "make_synthetic_vspw", "object_visibility", "render_video"]
 
 SPLITS = ("train", "val", "test")
 _SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
@@ -333,14 +334,3 @@ def object_visibility(root: str | os.PathLike, split: str, video: str) -> np.nda
     if first.is_file() and not np.array_equal(np.asarray(Image.open(first)), masks[0]):
         raise ValueError(f"{video}: the masks on disk do not match generator.json (was the set modified?).")
     return visibility
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point ``mrcfa-synthetic-vspw``: the same as ``mrcfa synthetic`` (:mod:`mrcfa.cli.synthetic`)."""
-    from ..cli.synthetic import main as synthetic_main
-
-    return synthetic_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

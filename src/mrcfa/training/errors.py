@@ -9,18 +9,15 @@ from collections.abc import Callable, Iterator
 
 from huggingface_hub.errors import StrictDataclassError
 
-from ..cli._common import CliError
+from ..errors import UsageError
 
 __all__ = ["UsageError", "report_usage_errors", "usage_errors"]
 
 
-class UsageError(ValueError):
-    """A mistake in the arguments or the data of a run (`ValueError`, so code that catches those still does)."""
-
-
 @contextlib.contextmanager
 def usage_errors() -> Iterator[None]:
-    """Turn the `ValueError` / `FileNotFoundError` / config-validation / `CliError` raised inside into `UsageError`.
+    """Turn the `ValueError` / `FileNotFoundError` / config-validation error raised inside into `UsageError` (the
+    library's user-error type, `mrcfa.errors.UsageError`).
 
     Wrap the checks and the set-up that run before training starts: an error there is the user's to fix (an argument,
     a path, the data), while one raised later is a failure that deserves its traceback -- except a bad frame or mask
@@ -30,7 +27,7 @@ def usage_errors() -> Iterator[None]:
         yield
     except UsageError:
         raise
-    except (ValueError, FileNotFoundError, NotADirectoryError, StrictDataclassError, CliError) as err:
+    except (ValueError, FileNotFoundError, NotADirectoryError, StrictDataclassError) as err:
         cause = err.__cause__ if isinstance(err, StrictDataclassError) and err.__cause__ else err
         raise UsageError(str(cause)) from err
 

@@ -5,7 +5,7 @@ writing frames to a video file (`VideoWriter`, PyAV).
 `iter_named_frames` / `iter_frames` read lazily; with `skip_corrupt=True` an unreadable image of a folder or an
 undecodable frame of a video file is skipped (reported through `on_skip`, by default a warning naming it) instead of
 ending the video with a `VideoReadError`, as the data loader's `skip_corrupt` does. `probe_video` gives the number of
-frames and the frame rate when the source knows them.
+frames, the frame rate and the frame size when the source knows them, without decoding it.
 """
 
 from __future__ import annotations
@@ -225,37 +225,68 @@ def _iter_folder_of(files: list[Path]) -> Iterator[_Item]:
 
 
 class VideoInfo(NamedTuple):
-    """What a source tells about itself before decoding: `num_frames` and `fps` (`None` when unknown; folders and
-    lists have no frame rate)."""
+    """What a source tells about itself before decoding, `None` when unknown: `num_frames` (counted by the container,
+    or the image files of a folder), `fps` (folders and lists have none), the frame size `width` x `height` (the
+    container's, or the first image's) and the `duration` of a video file in seconds."""
 
     num_frames: int | None
     fps: Fraction | None
+    width: int | None = None
+    height: int | None = None
+    duration: Fraction | None = None
+
+    @property
+    def expected_frames(self) -> int | None:
+        """`num_frames`, or for a video file that does not count its frames, the estimate `duration x fps`."""
+        if self.num_frames is not None:
+            return self.num_frames
+        if self.duration and self.fps:
+            return round(self.duration * self.fps) or None
+        return None
+
+
+def _image_size(path: Path) -> tuple[int | None, int | None]:
+    """`(width, height)` from an image file's header (nothing decoded); `(None, None)` when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None, None
 
 
 def probe_video(source: str | Path | list | tuple) -> VideoInfo:
-    """The number of frames and frame rate of `source` when known without decoding it (container metadata for
-    video files; counting files for folders). Never raises for an unreadable source: `VideoInfo(None, None)`."""
+    """What `source` (as `iter_named_frames` takes it) tells about itself without decoding it: container metadata for
+    a video file, the image files of a folder, the length of a list.
+
+    Raises what reading would raise at its start: `FileNotFoundError` for a path that does not exist, and
+    `VideoReadError` for a video file that cannot be opened (no PyAV, not a video, no video stream; its `__cause__`
+    is PyAV's error, when there is one). A folder or image that cannot be read is reported when it is read, not here:
+    its fields are `None` (or 0 frames for a folder without images).
+    """
     if isinstance(source, (list, tuple)):
         return VideoInfo(len(source), None)
     path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"input not found: {path}")
     if path.is_dir():
         try:
-            return VideoInfo(len(_image_files(_frames_folder(path))), None)
+            files = _image_files(_frames_folder(path))
         except OSError:
             return VideoInfo(None, None)
-    if not path.is_file() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return VideoInfo(1 if path.is_file() else None, None)
-    try:
-        container = _open_video(path)
-    except VideoReadError:
-        return VideoInfo(None, None)
-    with container:
+        return VideoInfo(len(files), None, *(_image_size(files[0]) if files else (None, None)))
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return VideoInfo(1, None, *_image_size(path))
+    with _open_video(path) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        frames = int(stream.frames or 0)
-        if not frames and rate and stream.duration and stream.time_base:  # no frame count: from the duration
-            frames = round(stream.duration * stream.time_base * rate)
-        return VideoInfo(frames or None, Fraction(rate) if rate else None)
+        duration = stream.duration * stream.time_base if stream.duration and stream.time_base else None
+        return VideoInfo(
+            num_frames=int(stream.frames or 0) or None,
+            fps=Fraction(rate) if rate else None,
+            width=stream.codec_context.width or None,
+            height=stream.codec_context.height or None,
+            duration=Fraction(duration) if duration else None,
+        )
 
 
 class VideoWriter:

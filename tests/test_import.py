@@ -122,9 +122,10 @@ def test_front_ends_are_peers_over_the_library():
             assert not app, f"{module} imports {app}"
 
 
-def test_no_import_circle_but_the_pipeline_file_copy():
-    """The one circle, on purpose: the model's `save_pretrained` imports the pipeline module so that transformers
-    copies its file (and the streaming code it imports) into checkpoints."""
+def test_no_import_circle():
+    """No circle, function-level imports included. The model's `save_pretrained` imports the pipeline module so that
+    transformers copies its file into checkpoints, but the streaming code the pipeline imports depends on the session
+    module and the head, not on the model: that copy no longer closes a circle."""
     graph = _import_graph()
     index, low, stack, on_stack, circles = {}, {}, [], set(), []
 
@@ -149,5 +150,4 @@ def test_no_import_circle_but_the_pipeline_file_copy():
     for node in graph:
         if node not in index:
             visit(node)
-    folder = "mrcfa.models.mrcfa"
-    assert circles == [[f"{folder}.modeling_mrcfa", f"{folder}.pipeline_mrcfa", f"{folder}.streaming_mrcfa"]]
+    assert circles == []

@@ -288,10 +288,10 @@ class EndpointHandler:
                 reason = str(err).replace(f": '{path}'", "").replace(f" {path}", "")
                 return RequestError(f"inputs is neither an image nor a video that can be decoded: {reason}")
 
-            info = video_io.probe_video(path)
-            if max_frames is None and info.num_frames is not None and info.num_frames > self.max_frames:
-                raise self._too_long(info.num_frames)
             try:
+                info = video_io.probe_video(path)
+                if max_frames is None and info.num_frames is not None and info.num_frames > self.max_frames:
+                    raise self._too_long(info.num_frames)
                 first = next(video_io.iter_frames(path, max_frames=1))
             except video_io.VideoReadError as err:  # not a video, or a truncated / corrupt one
                 raise unreadable(err) from None

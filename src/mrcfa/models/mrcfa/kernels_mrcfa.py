@@ -24,7 +24,8 @@ One switch chooses: `config.kernel_implementation`, read by [`kernels_for`] once
 model's `forward` and `encode_frames`, the head's `frame_features`, `clip_forward` and `refine_affinities`, the loss),
 which hands the object down. `"auto"` (the default) gives the CPU forms for CPU tensors in eager mode, and the plain
 forms on other devices (CUDA) and while `torch.compile` or `torch.export` (ONNX export) traces the model: the traced
-graphs are the plain ones. `"plain"` always gives the plain forms, `"cpu"` the CPU forms.
+graphs are the plain ones (an ONNX `Conv`'s `group` must be a constant, for one, while the grouped affinity
+convolution's depends on the input size). `"plain"` always gives the plain forms, `"cpu"` the CPU forms.
 
 This file ships inside every saved checkpoint (``trust_remote_code``): it imports only torch.
 """

@@ -129,6 +129,10 @@ def test_auto_classes_after_import(saved_tiny):
 
 
 def test_trust_remote_code_without_the_package(saved_tiny, tmp_path):
+    # save_pretrained copies the modeling file with its relative imports, the kernel implementations among them
+    assert {"modeling_mrcfa.py", "modeling_mrcfa_head.py", "kernels_mrcfa.py", "loss_mrcfa.py"} <= {
+        p.name for p in saved_tiny.glob("*.py")
+    }
     code = f"""
     import torch
     from transformers import AutoModel, AutoModelForSemanticSegmentation
@@ -142,6 +146,9 @@ def test_trust_remote_code_without_the_package(saved_tiny, tmp_path):
         model = cls.from_pretrained({str(saved_tiny)!r}, trust_remote_code=True).eval()
         assert type(model).__name__ == "MrcfaForVideoSemanticSegmentation", type(model)
         assert "transformers_modules" in type(model).__module__, type(model).__module__
+        kernels = model.kernels_for(io["x"])  # the CPU kernels, from the checkpoint's kernels_mrcfa.py
+        assert type(kernels).__name__ == "MrcfaCpuKernels", kernels
+        assert "transformers_modules" in type(kernels).__module__, type(kernels).__module__
         with torch.no_grad():
             err = (model(io["x"]).logits - io["expected"]).abs().max().item()
         assert err < 1e-6, err

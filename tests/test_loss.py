@@ -8,11 +8,13 @@ from conftest import tiny_config
 
 from mrcfa import MrcfaForVideoSemanticSegmentation
 from mrcfa.models.mrcfa import loss_mrcfa
+from mrcfa.models.mrcfa.kernels_mrcfa import kernels_for
 from mrcfa.models.mrcfa.loss_mrcfa import mean_cross_entropy, upsampled_cross_entropy
 
 
-def plain_cross_entropy(logits, labels, ignore_index=255):
-    """The composition the official code computes: resize to the labels' size, then the mean over every pixel."""
+def plain_cross_entropy(logits, labels, ignore_index=255, kernels=None):
+    """The composition the official code computes: resize to the labels' size, then the mean over every pixel (the
+    same for any kernel implementation: `kernels` is ignored)."""
     logits = logits.float()
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
@@ -31,12 +33,14 @@ def logits_and_labels(n=3, classes=6, size=(10, 12), full=(40, 48), seed=0):
 
 @pytest.mark.parametrize("full", [(40, 48), (10, 12), (33, 50)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_value_and_gradient_equal_the_plain_composition(full, dtype):
+@pytest.mark.parametrize("implementation", ["plain", "cpu"])
+def test_value_and_gradient_equal_the_plain_composition(full, dtype, implementation):
+    """The per-image loss with the plain kernels (NCHW) and the CPU kernels (channels-last, classes last)."""
     logits, labels = logits_and_labels(full=full)
     logits = logits.to(dtype).requires_grad_()
     expected = plain_cross_entropy(logits, labels)
     (expected_grad,) = torch.autograd.grad(1.7 * expected, logits)
-    loss = mean_cross_entropy(logits, labels, 255)
+    loss = mean_cross_entropy(logits, labels, 255, kernels_for(implementation, logits))
     assert loss.dtype == torch.float32 and loss.shape == ()
     (grad,) = torch.autograd.grad(1.7 * loss, logits)
     assert grad.dtype == dtype

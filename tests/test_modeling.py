@@ -69,6 +69,7 @@ def test_presets_and_defaults():
         ({"ensemble_dropout_prob": 1.0}, "ensemble_dropout_prob must be in"),
         ({"depths": (2, 2, 2)}, "depths must have one entry per encoder stage"),
         ({"refinement_layout": "three_layer"}, "refinement_layout"),
+        ({"kernel_implementation": "fast"}, "kernel_implementation"),
     ],
 )
 def test_invalid_config(kwargs, message):
@@ -478,17 +479,43 @@ def test_pixel_mask_errors():
         model(pixel_values, pixel_mask=mask, output_affinities=True)
 
 
+# ------------------------------------------------------------------------- kernel implementations (plain / CPU)
+# Each piece of the CPU kernels (kernels_mrcfa.py) against the plain form, then the whole model under both.
+
+
+def test_kernels_for_picks_the_implementation_once_per_call():
+    from mrcfa.models.mrcfa.kernels_mrcfa import PLAIN_KERNELS, MrcfaCpuKernels, kernels_for
+
+    cpu, meta = torch.zeros(1), torch.zeros(1, device="meta")
+    assert kernels_for("plain", cpu) is PLAIN_KERNELS and kernels_for("auto", meta) is PLAIN_KERNELS
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for name in ("auto", "cpu"):
+                assert kernels_for(name, cpu) == MrcfaCpuKernels(one_thread=threads == 1)
+    finally:
+        torch.set_num_threads(previous)
+    with pytest.raises(ValueError, match="kernel_implementation='cpu' runs CPU tensors in eager mode, got a meta"):
+        kernels_for("cpu", meta)
+    with pytest.raises(ValueError, match="kernel_implementation must be one of"):
+        kernels_for("fast", cpu)
+    model = make_model(kernel_implementation="plain")
+    assert model.kernels_for(cpu) is PLAIN_KERNELS and model.decode_head.kernels_for(cpu) is PLAIN_KERNELS
+
+
 @pytest.mark.parametrize("layer", [(1, 1, 3), (1, 2, 3), (1, 1, 5), (2, 2, 3), (2, 1, 3)])
 def test_affinity_convolution_cpu_kernels_equal_the_plain_convolution(layer):
     """The depthwise formulation of the refinement convolutions (CPU) computes nn.Conv2d's function and gradients,
     and returns a standard contiguous tensor (a channels-last one-channel map sends GroupNorm to a slow kernel)."""
+    from mrcfa.models.mrcfa.kernels_mrcfa import MrcfaCpuKernels, MrcfaKernels
     from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaAffinityConv
 
     in_channels, out_channels, kernel = layer
     torch.manual_seed(0)
     conv = MrcfaAffinityConv(in_channels, out_channels, kernel, padding=kernel // 2)
     x = torch.randn(37, in_channels, 12, 20, requires_grad=True)
-    out, expected = conv(x), torch.nn.Conv2d.forward(conv, x)
+    out, expected = MrcfaCpuKernels().affinity_conv(conv, x), MrcfaKernels().affinity_conv(conv, x)
     assert out.shape == expected.shape and out.is_contiguous() and out.stride() == expected.contiguous().stride()
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     grad = torch.randn_like(out)
@@ -496,6 +523,10 @@ def test_affinity_convolution_cpu_kernels_equal_the_plain_convolution(layer):
     expected_grads = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
     for a, e in zip(actual_grads, expected_grads):
         torch.testing.assert_close(a, e, atol=1e-3, rtol=1e-5)
+    unit = torch.nn.Sequential(conv, torch.nn.GroupNorm(1, out_channels), torch.nn.ReLU())
+    torch.testing.assert_close(
+        MrcfaCpuKernels().refinement_unit(unit, x), MrcfaKernels().refinement_unit(unit, x), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_target_input_and_reference_major_affinity_equal_their_plain_forms():
@@ -517,11 +548,13 @@ def test_target_input_and_reference_major_affinity_equal_their_plain_forms():
             torch.testing.assert_close(actual, expected)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_frame_decoder_equals_the_plain_segformer_decoder(threads):
-    """`fuse` (fuse convolution folded into the projections, and in eval mode the BatchNorm too) and `classify` (one
-    product at 1 thread on CPU) compute project -> upsample -> concat -> fuse conv -> BatchNorm -> ReLU -> classifier,
-    in both modes, with a trained model's BatchNorm statistics."""
+@pytest.mark.parametrize("implementation,threads", [("plain", 1), ("cpu", 1), ("cpu", 2)])
+def test_frame_decoder_equals_the_plain_segformer_decoder(implementation, threads):
+    """`fuse` (fuse convolution folded into the projections, and in eval mode the BatchNorm too) and `classify`
+    compute project -> upsample -> concat -> fuse conv -> BatchNorm -> ReLU -> classifier, in both modes, with a
+    trained model's BatchNorm statistics: with the plain kernels, and with the CPU kernels at one thread (1x1
+    convolutions as one product) and at two (channels-last convolutions)."""
+    from mrcfa.models.mrcfa.kernels_mrcfa import kernels_for
     from mrcfa.models.mrcfa.modeling_mrcfa_head import MrcfaFrameDecoder
 
     torch.manual_seed(0)
@@ -548,12 +581,13 @@ def test_frame_decoder_equals_the_plain_segformer_decoder(threads):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        kernels = kernels_for(implementation, hidden[0])
         for train in (False, True):
             decoder.train(train)
             with torch.no_grad():
                 expected_fused, expected_logits = plain(hidden)
-                fused = decoder.fuse(hidden)
-                logits = decoder.classify(fused)
+                fused = decoder.fuse(hidden, kernels)
+                logits = decoder.classify(fused, kernels)
             torch.testing.assert_close(fused, expected_fused, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(logits, expected_logits, atol=1e-5, rtol=1e-5)
             assert logits.is_contiguous()
@@ -562,26 +596,31 @@ def test_frame_decoder_equals_the_plain_segformer_decoder(threads):
 
 
 def test_affinity_refinement_in_chunks_equals_one_stack():
-    """On CPU the affinity images are refined in chunks (`refinement_chunk_size`): no operation mixes images, so
-    any chunk size gives the same result (up to the kernels' float rounding), and so do the clip outputs."""
+    """The CPU kernels refine the affinity images in chunks (`refinement_chunk_size`): no operation mixes images, so
+    any chunk size gives the plain kernels' one stack (up to the kernels' float rounding), and so do the clip
+    outputs."""
+    from mrcfa.models.mrcfa.kernels_mrcfa import PLAIN_KERNELS, MrcfaCpuKernels
+
     model = make_model().eval()
     head = model.decode_head
     gen = torch.Generator().manual_seed(0)
     images = (torch.randn(50, 1, 2, 3, generator=gen), torch.randn(50, 1, 4, 6, generator=gen))
     images += (torch.randn(50, 1, 8, 12, generator=gen),)
     with torch.no_grad():
-        head.refinement_chunk_size = 1000
-        whole = head.refine_affinities(images)
+        whole = head.refine_affinities(images, PLAIN_KERNELS)
+        model.config.kernel_implementation = "plain"
         expected = model(clip()).logits
-        for chunk in (1, 7, 64):
+        model.config.kernel_implementation = "cpu"
+        for chunk in (1, 7, 64, 1000):
             head.refinement_chunk_size = chunk
+            torch.testing.assert_close(head.refine_affinities(images, MrcfaCpuKernels()), whole, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(head.refine_affinities(images), whole, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(model(clip()).logits, expected, atol=1e-5, rtol=1e-5)
     assert whole.shape == (50, 1, 8, 12)
 
 
 def test_encoder_depthwise_weights_get_channels_last_strides_without_changing_values(tmp_path):
-    from mrcfa.models.mrcfa.modeling_mrcfa import _depthwise_weights_channels_last
+    from mrcfa.models.mrcfa.kernels_mrcfa import _depthwise_weights_channels_last
 
     model = make_model().eval()
     depthwise = [m for m in model.segformer.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
@@ -597,20 +636,27 @@ def test_encoder_depthwise_weights_get_channels_last_strides_without_changing_va
     model.save_pretrained(tmp_path)  # safetensors takes the re-strided weights as they are
     reloaded = MrcfaForVideoSemanticSegmentation.from_pretrained(tmp_path).eval()
     with torch.no_grad():
-        torch.testing.assert_close(reloaded(x).logits, model(x).logits)  # encode_frames re-applies the strides
+        torch.testing.assert_close(reloaded(x).logits, model(x).logits)  # the CPU kernels re-apply the strides
     assert all(m.weight.stride(1) == 1 for m in reloaded.segformer.modules() if getattr(m, "groups", 1) > 1)
 
 
 def test_eval_encoding_frame_by_frame_on_cpu_equals_the_batch():
-    """In eval mode on CPU, `encode_frames` encodes a batch one frame at a time: same features, fused maps and
-    encoder outputs (hidden states, attentions) as the batched encoder and per-frame head."""
+    """In eval mode the CPU kernels' `encode_frames` encodes a batch one frame at a time: same features, fused maps
+    and encoder outputs (hidden states, attentions) as the plain kernels' batched encoder and per-frame head."""
+    from mrcfa.models.mrcfa.kernels_mrcfa import PLAIN_KERNELS
+
     model = make_model().eval()
     model.set_attn_implementation("eager")  # SDPA returns no attention weights
     frames = clip(batch=1, frames=4)[0]
+    assert type(model.kernels_for(frames)).__name__ == "MrcfaCpuKernels"  # "auto", eager, CPU
     with torch.no_grad():
         features, fused, outputs = model.encode_frames(frames, output_attentions=True)
         batched = model.segformer(frames, output_hidden_states=True, output_attentions=True)
-        expected_features, expected_fused = model.decode_head.frame_features(tuple(batched.hidden_states))
+        expected_features, expected_fused = model.decode_head.frame_features(
+            tuple(batched.hidden_states), kernels=PLAIN_KERNELS
+        )
+        plain_fused = model.encode_frames(frames, kernels=PLAIN_KERNELS)[1]  # the plain kernels: the batch at once
+    assert torch.equal(plain_fused, expected_fused)
     torch.testing.assert_close(fused, expected_fused, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(outputs.last_hidden_state, batched.last_hidden_state, atol=1e-5, rtol=1e-5)
     with torch.no_grad():  # what was not asked for is neither joined nor returned (the forward and streaming)
@@ -628,3 +674,35 @@ def test_eval_encoding_frame_by_frame_on_cpu_equals_the_batch():
         for a, e in zip(*(((actual,), (expected,)) if isinstance(actual, torch.Tensor) else (actual, expected))):
             assert a.shape[0] == 4
             torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cpu_and_plain_kernels_give_the_same_model(threads):
+    """The whole model under `kernel_implementation="cpu"` and `"plain"`: same clip and single-frame outputs in eval
+    mode, same loss and gradients in training (float rounding only)."""
+    x, y = clip(batch=2), labels_for(batch=2)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = {}
+        for implementation in ("plain", "cpu"):
+            model = make_model(drop_path_rate=0.0, kernel_implementation=implementation).eval()
+            with torch.no_grad():
+                out, single = model(x, output_affinities=True), model(x[:, -1])
+            model.train()
+            torch.manual_seed(0)  # dropout
+            loss = model(x, labels=y).loss
+            loss.backward()
+            grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+            results[implementation] = out, single, loss, grads
+    finally:
+        torch.set_num_threads(previous)
+    (out, single, loss, grads), (cpu_out, cpu_single, cpu_loss, cpu_grads) = results["plain"], results["cpu"]
+    for name in ("logits", "frame_logits", "reference_logits", "affinity"):
+        torch.testing.assert_close(getattr(cpu_out, name), getattr(out, name), atol=1e-5, rtol=1e-5, msg=name)
+    assert torch.equal(cpu_out.stm_mask, out.stm_mask)
+    torch.testing.assert_close(cpu_single.logits, single.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cpu_loss, loss, atol=1e-6, rtol=1e-6)
+    assert cpu_grads.keys() == grads.keys() and len(grads) > 50
+    for name, grad in grads.items():
+        torch.testing.assert_close(cpu_grads[name], grad, atol=1e-6, rtol=1e-4, msg=name)

@@ -119,6 +119,11 @@ class MrcfaConfig(SegformerConfig):
             target decoder).
         frame_loss_weight (`float`, *optional*, defaults to 0.5):
             Weight of the per-frame cross-entropy term of the training loss (the ensemble term has weight 1).
+        kernel_implementation (`str`, *optional*, defaults to `"auto"`):
+            How a few steps run (`kernels_mrcfa.py`), as `attn_implementation` chooses the attention: `"plain"` (the
+            plain forms, which CUDA, `torch.compile` and `torch.export` run), `"cpu"` (CPU forms of the same function,
+            faster on CPU; CPU tensors in eager mode only) or `"auto"` (the CPU forms for CPU tensors in eager mode,
+            else the plain forms). A speed setting: every choice computes the same function (float rounding only).
 
     Note: `classifier_dropout_prob` is the Dropout2d probability of the per-frame SegFormer decoder, and
     `layer_norm_eps` the epsilon of the encoder's block and stage LayerNorms (1e-6 in the official MiT).
@@ -134,6 +139,7 @@ class MrcfaConfig(SegformerConfig):
     refinement_layout: Literal["two_layer", "single_layer"] = "two_layer"
     ensemble_dropout_prob: float | int = 0.1
     frame_loss_weight: float | int = 0.5
+    kernel_implementation: Literal["auto", "plain", "cpu"] = "auto"
 
     def __post_init__(self, **kwargs):
         if self.id2label is None and kwargs.get("num_labels") is None:
@@ -205,6 +211,10 @@ class MrcfaConfig(SegformerConfig):
         if self.refinement_layout not in ("two_layer", "single_layer"):
             raise ValueError(
                 f"refinement_layout must be 'two_layer' or 'single_layer', got {self.refinement_layout!r}."
+            )
+        if self.kernel_implementation not in ("auto", "plain", "cpu"):
+            raise ValueError(
+                f"kernel_implementation must be 'auto', 'plain' or 'cpu', got {self.kernel_implementation!r}."
             )
         for name in (
             "ensemble_dropout_prob",

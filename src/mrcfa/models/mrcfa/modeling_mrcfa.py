@@ -4,6 +4,9 @@
 `MrcfaForVideoSemanticSegmentation` = transformers' `SegformerModel` (MiT encoder, held as `self.segformer` so that
 SegFormer / MiT checkpoints transfer) + the MRCFA head (`modeling_mrcfa_head.py`).
 
+The model is written in its plain form; a few steps are pieces of a kernel implementation (`kernels_mrcfa.py`: the
+plain forms, or CPU forms of the same function), chosen by `config.kernel_implementation` once per call.
+
 This file ships inside every saved checkpoint (``trust_remote_code``): it imports only torch, transformers and
 single-dot relative modules.
 """
@@ -11,12 +14,15 @@ single-dot relative modules.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass
 
 import torch
 from transformers import SegformerModel, SegformerPreTrainedModel
+from transformers.backbone_utils import filter_output_hidden_states
 from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import (
     maybe_install_capturing_hooks,
     resolve_hidden_states_indices,
@@ -24,6 +30,7 @@ from transformers.utils.output_capturing import (
 )
 
 from .configuration_mrcfa import MrcfaConfig
+from .kernels_mrcfa import MrcfaKernels
 from .loss_mrcfa import mean_cross_entropy
 from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
 from .session_mrcfa import MrcfaStreamingOutput, MrcfaVideoInferenceSession, propagate_in_video, streaming_step
@@ -79,25 +86,31 @@ class MrcfaVideoSemanticSegmenterOutput(ModelOutput):
     pixel_mask: torch.LongTensor | None = None
 
 
-def _depthwise_weights_channels_last(encoder: torch.nn.Module) -> None:
-    """Give the encoder's depthwise convolution weights (`[C, 1, k, k]`, the Mix-FFN's) channels-last strides.
+def _select_layers_by_index(forward):
+    """`output_hidden_states` / `output_attentions` given as an index or a list of indices (as transformers'
+    `selected_hidden_states` reads them) return only those encoder stages / attention layers, the others as `None`.
 
-    The Mix-FFN hands its depthwise convolution a transposed view of its tokens, which is a channels-last tensor.
-    A `[C, 1, k, k]` weight is laid out the same in memory either way, but with default strides PyTorch's CPU
-    convolution takes it for NCHW and copies the input to NCHW before the slow NCHW depthwise kernel; with
-    channels-last strides it runs oneDNN's channels-last kernel on the view as it is. At batch 1 (streaming) that
-    makes the encoder ~0.8x as long (the stage-1 convolution 60 -> 9 ms at 480x864); larger batches are unchanged.
-    Only the strides change (same values, same memory order, `is_contiguous()` still true), so saving, loading and
-    the optimiser see the same tensors. Idempotent and cheap: applied before each CPU encoding, as loading weights
-    may bring default strides back.
+    Fills two gaps of transformers' plumbing: `filter_output_hidden_states`, which selects the stages, takes the index
+    `0` for `False` (an index is passed on as a one-element list), and nothing selects attention layers (`forward`
+    gets a flag, and the layers are selected from its output).
     """
-    for module in encoder.modules():
-        if (
-            isinstance(module, torch.nn.Conv2d)
-            and module.groups == module.in_channels > 1
-            and module.weight.stride(1) != 1
-        ):
-            module.to(memory_format=torch.channels_last)
+
+    @functools.wraps(forward)
+    def wrapper(self, *args, **kwargs):
+        stages = kwargs.get("output_hidden_states")
+        if isinstance(stages, int) and not isinstance(stages, bool):
+            kwargs["output_hidden_states"] = [stages]
+        layers = kwargs.get("output_attentions")
+        layers = self.config.output_attentions if layers is None else layers
+        selected = selected_hidden_states(layers)
+        kwargs["output_attentions"] = selected is not None or bool(layers)
+        output = forward(self, *args, **kwargs)
+        if selected is not None and output.attentions is not None:
+            keep = resolve_hidden_states_indices(self, selected, num_hidden_states=len(output.attentions))
+            output.attentions = tuple(a if i in keep else None for i, a in enumerate(output.attentions))
+        return output
+
+    return wrapper
 
 
 class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
@@ -105,6 +118,9 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
 
     Input a clip `[batch, frames, 3, height, width]` with `frames == config.num_clips` (references oldest first, target
     last) or a single frame `[batch, 3, height, width]`; `height` and `width` must be divisible by 32.
+
+    `config.kernel_implementation` chooses how a few steps run (`kernels_mrcfa.py`): `"auto"` (CPU forms for CPU
+    tensors in eager mode, else the plain forms), `"plain"` or `"cpu"`.
     """
 
     config_class = MrcfaConfig
@@ -198,6 +214,10 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             raise ValueError(f"labels must be in [0, {num_values}) or {ignore} (ignored), found {bad}.")
         return labels
 
+    def kernels_for(self, like: torch.Tensor) -> MrcfaKernels:
+        """The kernel implementation `config.kernel_implementation` names for a call on tensors like `like`."""
+        return self.decode_head.kernels_for(like)
+
     # ---------------------------------------------------------------------------------------------------- encoder
     def encode_frames(
         self,
@@ -209,6 +229,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         frame_logits: bool = True,
         return_fused_map: bool = True,
         return_encoder_outputs: bool = True,
+        kernels: MrcfaKernels | None = None,
     ):
         """Encoder + per-frame head for frames `[N, 3, H, W]` -> (`MrcfaFrameFeatures`, fused map `F`
         `[N, D, H/4, W/4]`, encoder output).
@@ -216,52 +237,32 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         Used by the clip forward and by streaming inference (`mrcfa.segment_video`), which encodes each frame once
         (and leaves out the per-frame logits, `frame_logits=False`, of frames it predicts with a clip). The fused map
         and the encoder output are `None` when not asked for (`return_fused_map=False`,
-        `return_encoder_outputs=False`): frame by frame (below) they are then not joined into batch tensors.
+        `return_encoder_outputs=False`): when the kernels encode frame by frame (the CPU kernels in eval mode), they
+        are then not joined into batch tensors. `kernels` defaults to the implementation `config.kernel_implementation`
+        names.
         """
-        kwargs = {
-            "as_target": as_target,
-            "as_reference": as_reference,
-            "frame_logits": frame_logits,
-            "return_fused_map": return_fused_map,
-            "return_encoder_outputs": return_encoder_outputs,
-        }
-        on_cpu = pixel_values.device.type == "cpu" and not (
-            torch.compiler.is_compiling() or torch.compiler.is_exporting()
-        )
-        if on_cpu and not self.training and pixel_values.shape[0] > 1:
-            # Frame by frame on CPU in eval mode: every computation here is per frame (no dropout, no batch
-            # statistics), and one frame's maps stay small enough to be cached and reused by the allocator, with the
-            # encoder's fast channels-last depthwise kernel (see `_depthwise_weights_channels_last`): ~0.8x the time
-            # of the batch. Same results up to float rounding.
-            parts = [
-                self.encode_frames(frame[None], output_attentions=output_attentions, **kwargs)
-                for frame in pixel_values
-            ]
-            encoder_outputs = None
-            if return_encoder_outputs:
-                joined = {
-                    key: torch.cat([p[2][key] for p in parts])
-                    if isinstance(value, torch.Tensor)
-                    else tuple(torch.cat([p[2][key][i] for p in parts]) for i in range(len(value)))
-                    for key, value in parts[0][2].items()
-                }
-                encoder_outputs = type(parts[0][2])(**joined)
-            fused = torch.cat([p[1] for p in parts]) if return_fused_map else None
-            return MrcfaFrameFeatures.cat([p[0] for p in parts]), fused, encoder_outputs
-        if on_cpu:
-            _depthwise_weights_channels_last(self.segformer)
-        encoder_outputs = self.segformer(
-            pixel_values, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
-        )
-        features, fused = self.decode_head.frame_features(
-            tuple(encoder_outputs.hidden_states),
-            as_target=as_target,
-            as_reference=as_reference,
-            frame_logits=frame_logits,
-        )
-        return features, fused if return_fused_map else None, encoder_outputs if return_encoder_outputs else None
+        if kernels is None:
+            kernels = self.kernels_for(pixel_values)
+
+        def encode(frames: torch.Tensor):
+            encoder_outputs = self.segformer(
+                frames, output_hidden_states=True, output_attentions=output_attentions, return_dict=True
+            )
+            features, fused = self.decode_head.frame_features(
+                tuple(encoder_outputs.hidden_states),
+                as_target=as_target,
+                as_reference=as_reference,
+                frame_logits=frame_logits,
+                kernels=kernels,
+            )
+            return features, fused if return_fused_map else None, encoder_outputs if return_encoder_outputs else None
+
+        return kernels.encode_frames(self, encode, pixel_values)
 
     # ---------------------------------------------------------------------------------------------------- forward
+    @can_return_tuple
+    @_select_layers_by_index
+    @filter_output_hidden_states
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -269,7 +270,6 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         output_affinities: bool = False,
         output_hidden_states: bool | int | list[int] | None = None,
         output_attentions: bool | int | list[int] | None = None,
-        return_dict: bool | None = None,
         pixel_mask: torch.Tensor | None = None,
         inference_session: MrcfaVideoInferenceSession | None = None,
         frame: torch.Tensor | None = None,
@@ -306,6 +306,9 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
                 the per-item losses weighted by their valid pixel counts (padding excluded). `output_affinities` and
                 attentions, whose token counts differ between sizes, are not supported with mixed valid sizes. A mask
                 that is all ones changes nothing.
+            return_dict (`bool`, *optional*):
+                Return a `MrcfaVideoSemanticSegmenterOutput` (`True`) or a tuple of its non-`None` fields (`False`).
+                Defaults to `config.return_dict`.
             inference_session (`MrcfaVideoInferenceSession`, *optional*):
                 Streaming (docs/design.md, "Streaming inference"): predict the next frame(s) of the session's video
                 from their official test clips, with each frame encoded once; returns an `MrcfaStreamingOutput`
@@ -334,82 +337,74 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         unknown = set(kwargs) - {"original_sizes"}
         if unknown:
             raise TypeError(f"forward() got unexpected keyword arguments {sorted(unknown)}.")
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-
-        wants_attentions = self._requested(output_attentions)
-
         clip, frames = self._check_pixel_values(pixel_values)
         batch, _, _, height, width = clip.shape
         if labels is not None:
             labels = self._check_labels(labels, batch, frames, height, width)
-        if pixel_mask is not None:
-            groups = self._valid_size_groups(pixel_mask, batch, frames, height, width)
-            if groups is not None:
-                if output_affinities or wants_attentions:
-                    raise ValueError(
-                        "output_affinities and output_attentions are not supported with a pixel_mask whose items "
-                        "have different valid sizes (their token counts differ): run each size separately."
-                    )
-                output = self._forward_padded(clip, labels, groups, output_hidden_states)
-                output["pixel_mask"] = torch.as_tensor(pixel_mask, device=clip.device)  # for post-processing
-                return output if return_dict else output.to_tuple()
+        groups = None if pixel_mask is None else self._valid_size_groups(pixel_mask, batch, frames, height, width)
+        if groups is not None:
+            if output_affinities or output_attentions:
+                raise ValueError(
+                    "output_affinities and output_attentions are not supported with a pixel_mask whose items "
+                    "have different valid sizes (their token counts differ): run each size separately."
+                )
+            output = self._forward_padded(clip, labels, groups)
+            output["pixel_mask"] = torch.as_tensor(pixel_mask, device=clip.device)  # for post-processing
+            return output
 
-        wants_hidden_states = self._requested(output_hidden_states)
+        kernels = self.kernels_for(clip)
         full_clip = frames == self.config.num_clips
-        flat = clip.reshape(batch * frames, *clip.shape[2:])
         features, _, encoder = self.encode_frames(
-            flat,
+            clip.flatten(0, 1),
             as_target=full_clip,
             as_reference=full_clip,
-            output_attentions=wants_attentions,
+            output_attentions=output_attentions,
             return_fused_map=False,
-            return_encoder_outputs=wants_hidden_states or wants_attentions,
+            kernels=kernels,
         )
-        frame_logits = features.logits.reshape(batch, frames, *features.logits.shape[1:])
-        size = tuple(frame_logits.shape[-2:])
-
-        reference_logits = stm_mask = affinity = None
+        frame_logits = features.logits.unflatten(0, (batch, frames))
+        logits, reference_logits, stm_mask, affinity = frame_logits[:, -1], None, None, None
         if full_clip:
             per_clip = features.unflatten(batch, frames)  # views: [batch * frames, ...] -> [batch, frames, ...]
             target = per_clip.index((slice(None), -1))
             references = per_clip.index((slice(None), slice(0, frames - 1)))
-            clip_out = self.decode_head.clip_forward(target, references, size)
+            clip_out = self.decode_head.clip_forward(target, references, tuple(logits.shape[-2:]), kernels=kernels)
             logits, reference_logits = clip_out.logits, clip_out.reference_logits
             if output_affinities:
                 num_tokens = references.value_tokens.shape[2]
-                stm_mask = torch.zeros(batch, frames - 1, num_tokens, dtype=torch.bool, device=flat.device)
+                stm_mask = torch.zeros(batch, frames - 1, num_tokens, dtype=torch.bool, device=clip.device)
                 stm_mask.scatter_(2, clip_out.stm_indices, True)
                 affinity = clip_out.affinity
-        else:
-            logits = frame_logits[:, -1]
 
-        loss = None
-        if labels is not None:
-            ignore = self.config.semantic_loss_ignore_index
-            frame_term = mean_cross_entropy(frame_logits.flatten(0, 1), labels.flatten(0, 1), ignore)
-            if full_clip:
-                ensemble = torch.cat([reference_logits, logits.unsqueeze(1)], dim=1)  # [B, T, C, h, w]
-                target_labels = labels[:, -1:].expand(-1, ensemble.shape[1], -1, -1)
-                ensemble_term = mean_cross_entropy(ensemble.flatten(0, 1), target_labels.flatten(0, 1), ignore)
-                loss = self.config.frame_loss_weight * frame_term + ensemble_term
-            else:
-                loss = frame_term
-
-        output = MrcfaVideoSemanticSegmenterOutput(
-            loss=loss,
+        return MrcfaVideoSemanticSegmenterOutput(
+            loss=None if labels is None else self._loss(labels, frame_logits, logits, reference_logits, kernels),
             logits=logits,
             frame_logits=frame_logits,
             reference_logits=reference_logits,
             stm_mask=stm_mask,
             affinity=affinity,
-            hidden_states=self._selected(encoder.hidden_states, output_hidden_states) if encoder else None,
-            attentions=self._selected(encoder.attentions, output_attentions) if encoder else None,
+            hidden_states=encoder.hidden_states,
+            attentions=encoder.attentions,
         )
-        return output if return_dict else output.to_tuple()
+
+    def _loss(
+        self,
+        labels: torch.Tensor,
+        frame_logits: torch.Tensor,
+        logits: torch.Tensor,
+        reference_logits: torch.Tensor | None,
+        kernels: MrcfaKernels,
+    ) -> torch.Tensor:
+        """The training loss (see `MrcfaVideoSemanticSegmenterOutput.loss`) from `labels` `[B, T, H, W]`: the
+        per-frame term, plus with a full clip (`reference_logits` given) the ensemble term on the target label."""
+        ignore = self.config.semantic_loss_ignore_index
+        frame_term = mean_cross_entropy(frame_logits.flatten(0, 1), labels.flatten(0, 1), ignore, kernels)
+        if reference_logits is None:
+            return frame_term
+        ensemble = torch.cat([reference_logits, logits.unsqueeze(1)], dim=1)  # [B, T, C, h, w]
+        target_labels = labels[:, -1:].expand(-1, ensemble.shape[1], -1, -1)
+        ensemble_term = mean_cross_entropy(ensemble.flatten(0, 1), target_labels.flatten(0, 1), ignore, kernels)
+        return self.config.frame_loss_weight * frame_term + ensemble_term
 
     # -------------------------------------------------------------------------------------------------- streaming
     def _streaming_forward(self, inference_session, frame, frame_idx, **clip_inputs) -> MrcfaStreamingOutput:
@@ -496,10 +491,10 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         clip: torch.Tensor,
         labels: torch.Tensor | None,
         groups: dict[tuple[int, int], list[int]],
-        output_hidden_states,
     ) -> MrcfaVideoSemanticSegmenterOutput:
         """Forward of a padded batch: each group of items sharing a valid size without its padding, outputs padded
-        back (with 0) to the batch's size, top-left aligned; loss weighted by valid pixel counts."""
+        back (with 0) to the batch's size, top-left aligned; loss weighted by valid pixel counts. Every encoder stage
+        is returned (`forward` keeps those asked for)."""
         batch, frames, _, height, width = clip.shape
         results: dict[str, torch.Tensor | None] = {"logits": None, "frame_logits": None, "reference_logits": None}
         hidden_states: list[torch.Tensor | None] | None = None
@@ -522,7 +517,7 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             out = self.forward(
                 part if frames > 1 else part[:, 0],
                 labels=part_labels if frames > 1 or part_labels is None else part_labels[:, 0],
-                output_hidden_states=output_hidden_states,
+                output_hidden_states=True,
                 output_attentions=False,
                 return_dict=True,
             )
@@ -542,22 +537,6 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
             hidden_states=None if hidden_states is None else tuple(hidden_states),
             **results,
         )
-
-    @staticmethod
-    def _requested(request: bool | int | list[int] | None) -> bool:
-        """Whether `output_hidden_states` / `output_attentions` asks for any output (`True`, an index or a list)."""
-        return request is not False and bool(request or selected_hidden_states(request) is not None)
-
-    def _selected(self, outputs: tuple[torch.Tensor, ...] | None, request: bool | int | list[int] | None):
-        """`outputs` as `output_hidden_states` / `output_attentions` asks: all (`True`), none (`False` / `None`), or
-        only the entries at the requested indices, the others `None` (transformers' convention for index lists)."""
-        selected = selected_hidden_states(request)
-        if outputs is None or (selected is None and not request):
-            return None
-        if selected is None:
-            return tuple(outputs)
-        keep = resolve_hidden_states_indices(self, selected, num_hidden_states=len(outputs))
-        return tuple(o if i in keep else None for i, o in enumerate(outputs))
 
     # ------------------------------------------------------------------------------------------------ save / load
     def save_pretrained(self, save_directory, *args, push_to_hub: bool = False, **kwargs):

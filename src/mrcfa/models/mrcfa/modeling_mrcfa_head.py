@@ -9,6 +9,10 @@ The head is split into a per-frame part ([`MrcfaHead.frame_features`], computed 
 ([`MrcfaHead.clip_forward`]) so that streaming video inference can reuse every frame's features; a clip forward is
 exactly the composition of the two.
 
+The plain forms are written here; a few steps are pieces of a kernel implementation (`kernels_mrcfa.py`: the plain
+forms, or CPU forms of the same function) that the entry points `frame_features`, `clip_forward` and
+`refine_affinities` take from `config.kernel_implementation` and hand down.
+
 This file ships inside every saved checkpoint (``trust_remote_code``): it imports only torch and single-dot relative
 modules.
 """
@@ -23,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .configuration_mrcfa import MrcfaConfig
+from .kernels_mrcfa import PLAIN_KERNELS, MrcfaKernels, kernels_for
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], align_corners: bool = False) -> torch.Tensor:
@@ -48,32 +53,6 @@ def _autocast_off(x: torch.Tensor):
     if x.device.type not in _AUTOCAST_DEVICE_TYPES:
         return contextlib.nullcontext()
     return torch.autocast(device_type=x.device.type, enabled=False)
-
-
-def _pointwise_as_product(x: torch.Tensor) -> bool:
-    """Whether a 1x1 convolution of `x` runs as one matrix product (`_pointwise`) instead of `F.conv2d`: on CPU at one
-    thread, where PyTorch runs 1x1 convolutions with its own kernel rather than oneDNN's (`use_mkldnn` in
-    aten/src/ATen/native/ConvUtils.h) and that kernel first copies a channels-last input to NCHW. The product reads
-    either layout as it is and writes the layout asked for: ~0.6x the time of the convolution and its copies. At two
-    or more threads oneDNN's convolution is faster. The compile / export test comes first: it adds no shape guards.
-    """
-    return (
-        not (torch.compiler.is_compiling() or torch.compiler.is_exporting())
-        and x.device.type == "cpu"
-        and torch.get_num_threads() == 1
-    )
-
-
-def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """The 1x1 convolution of `x` `[N, C, H, W]` (NCHW or channels-last) with `weight` `[D, C]` and `bias` `[D]` as one
-    batched matrix product -> `[N, D, H, W]`, channels-last if `channels_last`, else contiguous."""
-    batch, _, height, width = x.shape
-    columns = x.flatten(2)  # [N, C, H*W]: a view in both layouts
-    if channels_last:  # [N, H*W, D] = columns^T @ weight^T + bias
-        out = torch.baddbmm(bias.expand(batch, height * width, -1), columns.mT, weight.t().expand(batch, -1, -1))
-        return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
-    out = torch.baddbmm(bias[:, None].expand(batch, -1, height * width), weight.expand(batch, -1, -1), columns)
-    return out.view(batch, -1, height, width)
 
 
 def _tokens(x: torch.Tensor) -> torch.Tensor:
@@ -116,22 +95,17 @@ class MrcfaFrameDecoder(nn.Module):
         shift = -norm.running_mean * scale
         return scale, shift if norm.bias is None else shift + norm.bias
 
-    def fuse(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def fuse(self, hidden_states: tuple[torch.Tensor, ...], kernels: MrcfaKernels = PLAIN_KERNELS) -> torch.Tensor:
         """Encoder maps `c1..c4` (`[N, hidden_sizes[i], h_i, w_i]`) -> fused map `F` `[N, D, h_1, w_1]`.
 
         In eval mode the BatchNorm (an affine map per channel then) is folded into the stage projections as well,
-        which saves a pass over the 1/4-resolution map; in training it normalises with the batch statistics.
+        which saves a pass over the 1/4-resolution map; in training it normalises with the batch statistics. The
+        stage projections are `kernels.stage_projection` (a 1x1 convolution).
         """
         dim = self.linear_fuse.out_channels
         num_stages = len(self.linear_projections)
         fuse_weight = self.linear_fuse.weight.flatten(1)  # [D, num_stages * D], input blocks ordered c4, c3, c2, c1
         size = hidden_states[0].shape[-2:]
-        # channels-last on CPU: bilinear upsampling vectorises over the D channels (3x faster than over the width in
-        # NCHW), and the 1x1 convolutions are no slower; the maps derived from `F` stay channels-last. The product of
-        # `_pointwise` reads the encoder's NCHW maps as they are and writes channels-last stage maps.
-        as_product = _pointwise_as_product(hidden_states[0])
-        if not as_product and hidden_states[0].device.type == "cpu" and not torch.compiler.is_compiling():
-            hidden_states = tuple(h.contiguous(memory_format=torch.channels_last) for h in hidden_states)
         affine = self._batch_norm_affine()
         fused = None
         for stage, (features, projection) in enumerate(zip(hidden_states, self.linear_projections)):
@@ -140,21 +114,15 @@ class MrcfaFrameDecoder(nn.Module):
             bias = block @ projection.bias  # [D]
             if affine is not None:
                 weight, bias = weight * affine[0][:, None], bias * affine[0] + (affine[1] if stage == 0 else 0)
-            if as_product:
-                stage_map = _resize(_pointwise(features, weight, bias, channels_last=True), size)
-            else:
-                stage_map = _resize(F.conv2d(features, weight[:, :, None, None], bias), size)
+            stage_map = _resize(kernels.stage_projection(features, weight, bias), size)
             # in place: `fused` is a fresh convolution / upsampling output that nothing else holds (saves allocating
             # and first-touching a new 1/4-resolution map per stage)
             fused = stage_map if fused is None else fused.add_(stage_map)
         return self.activation(fused if affine is not None else self.batch_norm(fused))
 
-    def classify(self, fused: torch.Tensor) -> torch.Tensor:
+    def classify(self, fused: torch.Tensor, kernels: MrcfaKernels = PLAIN_KERNELS) -> torch.Tensor:
         """`F` `[N, D, h, w]` -> per-frame logits `[N, C, h, w]` (contiguous, whatever the layout of `F`)."""
-        fused = self.dropout(fused)
-        if _pointwise_as_product(fused):
-            return _pointwise(fused, self.classifier.weight.flatten(1), self.classifier.bias, channels_last=False)
-        return self.classifier(fused).contiguous()
+        return kernels.classify(self.classifier, self.dropout(fused)).contiguous()
 
 
 class MrcfaSelectiveTokenMasking(nn.Module):
@@ -254,34 +222,12 @@ class MrcfaCrossFrameAffinity(nn.Module):
 
 
 class MrcfaAffinityConv(nn.Conv2d):
-    """`nn.Conv2d` over many one- or two-channel affinity images (`[B*R*s, c, h, w]`), with faster CPU kernels.
+    """`nn.Conv2d` over many one- or two-channel affinity images (`[B*R*s, c, h, w]`): the refinement convolutions.
 
-    oneDNN's direct convolution is slow for 1-2 channels over hundreds of images. On CPU the convolution runs as
-    depthwise (grouped) convolutions with the images' channels as channels: for each output channel `o`, one
-    depthwise pass applies `weight[o, i]` to input channel `i` of every image, and the `c_in` results are summed.
-    The same function (float rounding only, ~1e-6), 3-10x faster than the direct kernel and 2x faster than it in
-    channels-last layout; the output is a standard contiguous tensor (a channels-last one-channel map sends
-    GroupNorm to a kernel 30x slower). Parameters are those of `nn.Conv2d`. Under `torch.export` (ONNX export) it is
-    a plain convolution: an ONNX `Conv`'s `group` must be a constant, and the number of images depends on the input
-    size.
+    The head runs them through its kernel implementation (`kernels.refinement_unit` / `kernels.affinity_conv`), whose
+    CPU form computes them as depthwise passes (`MrcfaCpuKernels.affinity_conv`); called directly, it is the plain
+    convolution. Parameters are those of `nn.Conv2d`.
     """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.shape[0] == 1 or torch.compiler.is_exporting():
-            return super().forward(x)
-        num, in_channels, height, width = x.shape
-        # channel i of image n is channel n * in_channels + i of one image: one depthwise pass per output channel
-        # (oneDNN's depthwise kernel with a channel multiplier > 1 is 2-4x slower than separate plain passes)
-        channels = x.reshape(1, num * in_channels, height, width)
-        outs = []
-        for o in range(self.out_channels):
-            weight = self.weight[o : o + 1].expand(num, -1, -1, -1).reshape(num * in_channels, 1, *self.kernel_size)
-            out = F.conv2d(channels, weight, None, padding=self.padding, groups=num * in_channels)
-            out = out.reshape(num, in_channels, height, width).sum(dim=1) if in_channels > 1 else out[0]
-            outs.append(out if self.bias is None else out.add_(self.bias[o]))
-        if len(outs) == 1:
-            return outs[0].unsqueeze(1)
-        return torch.stack(outs, dim=1)  # [num, out_channels, h, w]
 
 
 def _refinement_unit(layers: list[tuple[int, int, int]]) -> nn.Sequential:
@@ -322,18 +268,19 @@ class MrcfaAffinityRefinement(nn.Module):
             [_refinement_unit(layers) for layers in REFINEMENT_LAYOUTS[config.refinement_layout][:3]]
         )
 
-    def forward(self, affinities: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        return tuple(self._refine(unit, a) for unit, a in zip(self.level_units, affinities))
+    def forward(
+        self, affinities: tuple[torch.Tensor, ...], kernels: MrcfaKernels = PLAIN_KERNELS
+    ) -> tuple[torch.Tensor, ...]:
+        return tuple(self._refine(unit, a, kernels) for unit, a in zip(self.level_units, affinities))
 
     @staticmethod
-    def _refine(unit: nn.Sequential, affinity: torch.Tensor) -> torch.Tensor:
+    def _refine(unit: nn.Sequential, affinity: torch.Tensor, kernels: MrcfaKernels) -> torch.Tensor:
         # The raw (un-scaled) affinities can exceed fp16's range; the unit's first GroupNorm brings them back to unit
         # scale. So, under autocast, the first convolution and GroupNorm run in the parameters' dtype (float32; a
         # half-precision model runs them in its own dtype), the rest of the unit in mixed precision.
-        convolution, norm = unit[0], unit[1]
         with _autocast_off(affinity):
-            refined = norm(convolution(affinity.to(convolution.weight.dtype)))
-        return unit[2:](refined)
+            refined = kernels.refinement_unit(unit[:2], affinity.to(unit[0].weight.dtype))
+        return kernels.refinement_unit(unit[2:], refined)
 
 
 class MrcfaMultiScaleAggregation(nn.Module):
@@ -349,12 +296,14 @@ class MrcfaMultiScaleAggregation(nn.Module):
             [_refinement_unit(layers) for layers in REFINEMENT_LAYOUTS[config.refinement_layout][3:]]
         )
 
-    def forward(self, refined: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def forward(self, refined: tuple[torch.Tensor, ...], kernels: MrcfaKernels = PLAIN_KERNELS) -> torch.Tensor:
         mixed = refined[0]
         for finer, unit in zip(refined[1:], self.mix_units):
             upsampled = _resize(mixed, finer.shape[-2:], align_corners=True)
             # in place into the fresh upsampled map (not into `mixed` itself when no upsampling was needed)
-            mixed = unit(upsampled.add_(finer) if upsampled is not mixed else upsampled + finer)
+            mixed = kernels.refinement_unit(
+                unit, upsampled.add_(finer) if upsampled is not mixed else upsampled + finer
+            )
         return mixed
 
 
@@ -520,8 +469,13 @@ class MrcfaHead(nn.Module):
         self.multi_scale_aggregation = MrcfaMultiScaleAggregation(config)
         self.temporal_aggregation = MrcfaTemporalAggregation(config)
         self.ensemble = MrcfaEnsembleDecoders(config)
-        #: affinity images refined together on CPU (`refine_affinities`); a speed setting, not a model parameter
+        #: affinity images refined together by the CPU kernels (`refine_affinities`); a speed setting, not a model
+        #: parameter
         self.refinement_chunk_size = 64
+
+    def kernels_for(self, like: torch.Tensor) -> MrcfaKernels:
+        """The kernel implementation `config.kernel_implementation` names for a call on tensors like `like`."""
+        return kernels_for(self.config.kernel_implementation, like)
 
     def frame_features(
         self,
@@ -530,15 +484,19 @@ class MrcfaHead(nn.Module):
         as_target: bool = True,
         as_reference: bool = True,
         frame_logits: bool = True,
+        kernels: MrcfaKernels | None = None,
     ) -> tuple[MrcfaFrameFeatures, torch.Tensor]:
         """Everything the head computes per frame, from the encoder maps `c1..c4` `[N, hidden_sizes[i], h_i, w_i]`.
 
         Returns the features and the fused map `F` `[N, D, H/4, W/4]` (before dropout). With `frame_logits=False` the
         per-frame logits are left out (`logits` is None; streaming needs them only for frames predicted alone).
+        `kernels` defaults to the implementation `config.kernel_implementation` names.
         """
+        if kernels is None:
+            kernels = self.kernels_for(hidden_states[0])
         c1, c2, c3, c4 = hidden_states
-        fused = self.frame_decoder.fuse(hidden_states)
-        features = MrcfaFrameFeatures(logits=self.frame_decoder.classify(fused) if frame_logits else None)
+        fused = self.frame_decoder.fuse(hidden_states, kernels)
+        features = MrcfaFrameFeatures(logits=self.frame_decoder.classify(fused, kernels) if frame_logits else None)
         if as_target or as_reference:
             h4, w4 = fused.shape[-2:]
             features.fused_eighth = _resize(fused, (h4 // 2, w4 // 2))
@@ -549,30 +507,20 @@ class MrcfaHead(nn.Module):
             features.value_tokens = self.temporal_aggregation.value_tokens(features.fused_eighth)
         return features, fused
 
-    def refine_affinities(self, images: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def refine_affinities(self, images: tuple[torch.Tensor, ...], kernels: MrcfaKernels | None = None) -> torch.Tensor:
         """SAR then MAA over the affinity images of the three levels (`[M, 1, h_l, w_l]`) -> `[M, 1, h8, w8]`.
 
-        Every image is refined on its own (the convolutions, GroupNorm and upsampling never mix images), so on CPU
-        they go through in chunks of `refinement_chunk_size` images: each intermediate map then stays small enough
-        to be cached and to be reused by the allocator instead of being mapped and zero-filled afresh (the
-        full-stack maps are ~30 MB per channel at 480x864), which makes the same computation ~2x faster.
-        The same results up to float rounding (the convolution kernels may sum in another order for another number
-        of images); one stack under `torch.compile` / `torch.export`.
+        Every image is refined on its own, so `kernels.refine_affinities` may run them in chunks of
+        `refinement_chunk_size` images (the CPU kernels do). `kernels` defaults to the implementation
+        `config.kernel_implementation` names.
         """
-        num_images = images[0].shape[0]
-        chunk = self.refinement_chunk_size
-        if (
-            images[0].device.type != "cpu"
-            or num_images <= chunk
-            or torch.compiler.is_compiling()
-            or torch.compiler.is_exporting()
-        ):
-            return self.multi_scale_aggregation(self.affinity_refinement(images))
-        parts = [
-            self.multi_scale_aggregation(self.affinity_refinement(tuple(level[i : i + chunk] for level in images)))
-            for i in range(0, num_images, chunk)
-        ]
-        return torch.cat(parts)
+        if kernels is None:
+            kernels = self.kernels_for(images[0])
+
+        def refine(stack: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            return self.multi_scale_aggregation(self.affinity_refinement(stack, kernels), kernels)
+
+        return kernels.refine_affinities(refine, images, self.refinement_chunk_size)
 
     def clip_forward(
         self,
@@ -581,6 +529,7 @@ class MrcfaHead(nn.Module):
         size: tuple[int, int],
         *,
         reference_logits: bool = True,
+        kernels: MrcfaKernels | None = None,
     ) -> MrcfaClipOutput:
         """The temporal part for a batch of clips.
 
@@ -589,7 +538,11 @@ class MrcfaHead(nn.Module):
             references: reference-side features of the reference frames (leading dims `[B, R]`).
             size: the 1/4 grid `(H/4, W/4)`.
             reference_logits: whether to compute the reference decoders' logits (streaming only needs the target's).
+            kernels: the kernel implementation (`kernels_mrcfa.py`); defaults to the one `config.kernel_implementation`
+                names.
         """
+        if kernels is None:
+            kernels = self.kernels_for(target.fused_eighth)
         q0, q1, q2 = target.target_tokens
         k0, k1, k2 = references.reference_tokens
         batch, refs = k0.shape[:2]
@@ -610,7 +563,7 @@ class MrcfaHead(nn.Module):
             MrcfaCrossFrameAffinity.reference_major_affinity(q2, select(k2)),
         )
         images = tuple(a.reshape(batch * refs * num_kept, 1, *grid) for a, grid in zip(affinities, grids))
-        refined = self.refine_affinities(images)
+        refined = self.refine_affinities(images, kernels)
         affinity = refined.reshape(batch, refs, num_kept, h8 * w8).transpose(-1, -2)  # [B, R, N8, s]
 
         values = select(references.value_tokens)

@@ -18,11 +18,14 @@ from mrcfa.models.mrcfa.video_clips_mrcfa import test_clip_indices
 # against the official float32 outputs. bf16 autocast: max |logits error| 0.025, mean 0.0047, STM identical,
 # argmax agreement 0.982 on all pixels (rounding the *weights* to bf16 alone, with float32 arithmetic, gives 0.980:
 # the flips are near-ties of this untrained model) and 1.0 on the pixels whose reference top-2 margin exceeds 0.05.
-# bf16 model (`torch_dtype=torch.bfloat16`): 0.041, 0.0063, STM identical, agreement 0.978 / 1.0.
-BF16_AUTOCAST = {"max_abs": 0.06, "mean_abs": 0.01, "agreement": 0.97}
-BF16_MODEL = {"max_abs": 0.1, "mean_abs": 0.015, "agreement": 0.965}
+# bf16 model (`torch_dtype=torch.bfloat16`): 0.041, 0.0063, STM identical, agreement 0.978 / 1.0 with oneDNN's AVX2 /
+# AVX-512 (BF16) kernels; on CPUs with AMX (Sapphire Rapids and newer, where oneDNN runs bf16 convolutions and matrix
+# products on AMX tiles) 0.131, 0.0125, 2 of the 60 kept reference tokens swapped, agreement 0.947 / 0.998
+# (the same machine with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16: 0.043, 0.0067, STM identical, 0.972 / 1.0). The bounds
+# hold for both kernel families; bf16 autocast gives the same numbers on both.
+BF16_AUTOCAST = {"max_abs": 0.06, "mean_abs": 0.01, "agreement": 0.97, "decisive": 0.999, "stm_kept": 1.0}
+BF16_MODEL = {"max_abs": 0.15, "mean_abs": 0.015, "agreement": 0.94, "decisive": 0.997, "stm_kept": 0.95}
 DECISIVE_MARGIN = 0.05  # pixels whose float32 top-2 logit margin exceeds twice the bf16 error: argmax must agree
-DECISIVE_AGREEMENT = 0.999
 
 
 def _full(logits, size):
@@ -34,14 +37,17 @@ def _check_against_fixture(out, ref_a, tolerance):
     error = (out.logits.float() - expected).abs()
     assert error.max().item() <= tolerance["max_abs"], error.max().item()
     assert error.mean().item() <= tolerance["mean_abs"], error.mean().item()
-    assert torch.equal(out.stm_mask, ref_a["stm_mask"].bool())  # the selection survives mixed precision
+    # the selection survives mixed precision: the share of the official kept reference tokens that stay kept
+    kept = ref_a["stm_mask"].bool()
+    assert out.stm_mask.sum() == kept.sum()
+    assert (out.stm_mask & kept).sum().item() / kept.sum().item() >= tolerance["stm_kept"]
     size = ref_a["clip"].shape[-2:]
     agree = _full(out.logits, size).argmax(1) == ref_a["eval_pred"]
     assert agree.float().mean().item() >= tolerance["agreement"]
     top2 = _full(expected, size).topk(2, dim=1).values
     decisive = (top2[:, 0] - top2[:, 1]) > DECISIVE_MARGIN
     assert decisive.float().mean().item() > 0.5
-    assert agree[decisive].float().mean().item() >= DECISIVE_AGREEMENT
+    assert agree[decisive].float().mean().item() >= tolerance["decisive"]
 
 
 @pytest.mark.slow

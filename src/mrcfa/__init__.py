@@ -39,6 +39,24 @@ _LAZY_ATTRIBUTES = {
     "evaluate_module_path": ".metrics",
 }
 
+#: Library submodules that `mrcfa.<name>` imports on first use, so that `import mrcfa` then
+#: `mrcfa.threads.configure_threads()` works without `import mrcfa.threads` (the front ends `cli`, `app` are not here).
+_SUBMODULES = (
+    "benchmarking",
+    "constants",
+    "conversion",
+    "data",
+    "hub_paths",
+    "metrics",
+    "model_cards",
+    "models",
+    "onnx_export",
+    "onnx_runtime",
+    "threads",
+    "training",
+    "visualization",
+)
+
 #: Programs that register on first use rather than on import: this package's console scripts (`setup.cfg`) and the
 #: training script `scripts/run_vss.py`, which calls `register()` itself once its arguments are checked.
 _COMMANDS = ("mrcfa", "mrcfa-segment", "mrcfa-synthetic-vspw", "run_vss")
@@ -104,6 +122,8 @@ def register() -> None:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # which also sets it as an attribute of this package
     module = _LAZY_ATTRIBUTES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -114,7 +134,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES))
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | set(_SUBMODULES))
 
 
 def _started_as_command() -> bool:

@@ -8,7 +8,10 @@ tensor shapes and from the text of `meta['config']`, which is read with regular 
 from __future__ import annotations
 
 import logging
+import pickle
 import re
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -276,15 +279,50 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor], config: MrcfaConf
     return converted
 
 
+_EXPECTED_CHECKPOINT = "expected an official MRCFA checkpoint (.pth: a dict with 'meta' and 'state_dict')."
+
+
+def _load_failure(err: Exception) -> str:
+    """Why `torch.load(weights_only=True)` failed, in our words: never torch's advice to retry with
+    `weights_only=False`, which would run whatever code the file holds."""
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError) and "weights_only" in text:  # the safe unpickler refused something
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\. |\n|$)", text)
+        detail = found.group(1).strip() if found else ""
+        detail = f" ({detail})" if detail and "weights_only" not in detail else ""
+        return (
+            f"a safe load refuses what it holds{detail}: only tensors, numbers, strings and containers are loaded, as "
+            "anything else could run code"
+        )
+    lines = [line for line in text.splitlines() if line.strip() and "weights_only" not in line]
+    return f"{type(err).__name__}: {lines[0].strip()}" if lines else type(err).__name__
+
+
 def load_official_checkpoint(checkpoint_path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read an official checkpoint safely (`torch.load(weights_only=True)`) -> (state_dict, meta)."""
+    """Read an official checkpoint safely (`torch.load(weights_only=True)`) -> (state_dict, meta).
+
+    A file that is not a checkpoint, or one holding objects that a safe load refuses, raises `ConversionError` with
+    a one-line reason."""
     path = Path(checkpoint_path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    with open(path, "rb") as handle:
+        pickled = handle.read(1) == b"\x80"  # the PROTO opcode that starts every pickle torch reads
+    if not pickled and not zipfile.is_zipfile(path):
+        raise ConversionError(
+            f"cannot read {path} as a torch checkpoint: it is neither a complete zip archive (what torch.save "
+            f"writes) nor a pickle; {_EXPECTED_CHECKPOINT}"
+        )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's note that an old-style pickle uses a protocol its safe unpickler may not know: the error below
+            # (if any) says what is wrong
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling error means the file is unusable
-        raise ConversionError(f"cannot read {path} as a torch checkpoint (weights_only=True): {err}") from err
+        raise ConversionError(
+            f"cannot read {path} as a torch checkpoint: {_load_failure(err)}; {_EXPECTED_CHECKPOINT}"
+        ) from err
     if not isinstance(checkpoint, Mapping):
         raise ConversionError(f"{path} holds a {type(checkpoint).__name__}, expected a dict with 'state_dict'.")
     state_dict = checkpoint.get("state_dict", checkpoint)

@@ -17,11 +17,13 @@ width; `torch.onnx.export` with `dynamo=True`, which needs `onnxscript`), the mo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,28 @@ def _example_inputs(model: nn.Module, height: int, width: int) -> tuple[torch.Te
     return pixel_values[:2], clip_inputs
 
 
+# torch.onnx's dynamo exporter registers the ONNX translations of torchvision's operators (nms, roi_align, roi_pool,
+# deform_conv2d) on every export and logs "torchvision is not installed. Skipping torchvision::<op>" as a warning for
+# each when it is not (torch/onnx/_internal/exporter/_registration.py, `_get_overload`): four lines per graph that say
+# nothing about an MRCFA model, which uses none of them.
+_REGISTRATION_LOGGER = "torch.onnx._internal.exporter._registration"
+
+
+def _not_torchvision_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _without_torchvision_notices() -> Iterator[None]:
+    """Drop torch.onnx's "torchvision is not installed" warnings (only those) while exporting."""
+    logger = logging.getLogger(_REGISTRATION_LOGGER)
+    logger.addFilter(_not_torchvision_notice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_torchvision_notice)
+
+
 def export_streaming_onnx(
     model: nn.Module,
     output_dir: str | os.PathLike,
@@ -174,7 +198,7 @@ def export_streaming_onnx(
         kwargs = {"dynamo": True, "optimize": optimize, "external_data": False}
         if opset_version is not None:
             kwargs["opset_version"] = opset_version
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _without_torchvision_notices():
             warnings.simplefilter("ignore")  # the exporter's FutureWarnings / tracer notes
             torch.onnx.export(
                 FramePart(exported).eval(),

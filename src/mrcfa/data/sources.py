@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from ..constants import IGNORE_INDEX, VSPW_NUM_CLASSES
+from ..models.mrcfa.video_io_mrcfa import order_frame_files
 
 __all__ = [
     "CorruptImageError",
@@ -100,7 +101,8 @@ class VspwSource:
 class VspwVideoInfo:
     """One video of a split.
 
-    ``frame_names`` are the frame file stems in sorted order (clip ``frame_indices`` are positions in this list).
+    ``frame_names`` are the frame file stems in time order, the natural order of
+    :func:`mrcfa.models.mrcfa.video_io_mrcfa.order_frame_files` (clip ``frame_indices`` are positions in this list).
     For folder sources ``frame_files`` / ``mask_files`` are local paths (``mask_files`` is None when the split has no
     masks); for Parquet sources ``parquet_file``, ``row_group`` and ``row`` (within the row group) locate the video.
     """
@@ -192,10 +194,11 @@ def list_vspw_videos(
     revision: str | None = None,
     token: str | bool | None = None,
 ) -> VspwSplit:
-    """List the videos of `split` with their sorted frame names, checking the layout.
+    """List the videos of `split` with their frame names in time order, checking the layout.
 
     Works for the three kinds of source (see :func:`resolve_source`). For a raw folder it checks that the split file
-    exists, that every listed video has ``data/<video>/origin`` with JPEG frames, and, when the split is labelled
+    exists, that every listed video has ``data/<video>/origin`` with JPEG frames whose names give one order (natural
+    order, numbers compared as numbers: ``order_frame_files``, the rule of every frame folder), and, when the split is labelled
     (its videos have ``mask/`` folders), that every frame has ``mask/<frame>.png``. Returns a :class:`VspwSplit`
     (``.videos`` in split-file order, ``.labelled``, ``.num_classes``). `num_classes` overrides the class count read
     from ``label_num_dic_final.json`` / the Parquet metadata (default: VSPW's 124).
@@ -236,7 +239,7 @@ def _list_folder(src: VspwSource, split: str) -> tuple[list[VspwVideoInfo], bool
                 f"video {name!r} is listed in {split_file} but its frame folder {origin} does not exist "
                 "(expected data/<video>/origin/*.jpg)."
             )
-        frames = sorted(f for f in os.listdir(origin) if f.lower().endswith(FRAME_EXTENSIONS))
+        frames = order_frame_files((f for f in os.listdir(origin) if f.lower().endswith(FRAME_EXTENSIONS)), origin)
         if not frames:
             raise FileNotFoundError(f"video {name!r}: no JPEG frame (*.jpg) in {origin}.")
         mask_dir = root / "data" / name / "mask"
@@ -374,9 +377,27 @@ def decode_image(data: bytes | str, name: str, what: str) -> Image.Image:
     return image
 
 
-def check_mask(mask: Image.Image, name: str, frame_size: tuple[int, int], frame_name: str, num_classes: int):
+def _as_shown(image: Image.Image) -> Image.Image:
+    """`image` with its EXIF orientation applied, as ``datasets.Image`` decodes it (itself when it has none)."""
+    if image.getexif().get(ExifTags.Base.Orientation) is None:
+        return image
+    return ImageOps.exif_transpose(image)
+
+
+def check_mask(
+    mask: Image.Image,
+    name: str,
+    frame_size: tuple[int, int],
+    frame_name: str,
+    num_classes: int,
+    *,
+    frame_turned: bool = False,
+):
     """Check a raw mask: single channel, same size as its frame, values in {0..num_classes, 255}; raises
-    `InvalidMaskError`."""
+    `InvalidMaskError`.
+
+    `frame_size` is the size of the frame as shown (EXIF orientation applied); `frame_turned` says that its EXIF
+    orientation turned it by 90 degrees, which the error message then names."""
     if mask.mode not in ("L", "P"):
         raise InvalidMaskError(
             f"mask {name} has image mode {mask.mode!r}: expected a single-channel PNG (mode 'L' or 'P') whose pixel "
@@ -385,8 +406,11 @@ def check_mask(mask: Image.Image, name: str, frame_size: tuple[int, int], frame_
             fix=_skip_fix("Fix the mask"),
         )
     if mask.size != frame_size:
+        turned = (
+            " once turned by its EXIF orientation (masks label the frame as viewers show it)" if frame_turned else ""
+        )
         raise InvalidMaskError(
-            f"frame {frame_name} is {frame_size[0]}x{frame_size[1]} (WxH) but its mask {name} is "
+            f"frame {frame_name} is {frame_size[0]}x{frame_size[1]} (WxH){turned} but its mask {name} is "
             f"{mask.size[0]}x{mask.size[1]}: a frame and its mask must have the same size.",
             file=name,
             fix=_skip_fix("Fix the mask"),
@@ -411,7 +435,8 @@ class VideoReader:
     """Decodes and checks the frames (and masks) of one video on demand, caching what the next clips reuse.
 
     ``get(i) -> (frame, mask_or_None, frame_ref, mask_ref)``: ``frame`` is an RGB PIL image, ``mask`` the raw mask
-    (mode L or P); the refs are ``{"path", "bytes"}`` dicts of the undecoded files.
+    (mode L or P), both with their EXIF orientation applied, as the ``datasets.Image`` features decode them for the
+    examples; the refs are ``{"path", "bytes"}`` dicts of the undecoded files.
     """
 
     def __init__(self, video: VspwVideoInfo, split: VspwSplit, row: dict | None = None):
@@ -460,13 +485,16 @@ class VideoReader:
         if index in self.cache:
             return self.cache[index]
         frame_ref, mask_ref, frame_name, mask_name = self._refs(index)
-        frame = decode_image(frame_ref["bytes"] or frame_ref["path"], frame_name, "frame")
+        # oriented as the examples' datasets.Image features will decode them, so that the checks see what users get
+        stored = decode_image(frame_ref["bytes"] or frame_ref["path"], frame_name, "frame")
+        frame = _as_shown(stored)
         if frame.mode != "RGB":
             frame = frame.convert("RGB")
         mask = None
         if mask_ref is not None:
-            mask = decode_image(mask_ref["bytes"] or mask_ref["path"], mask_name, "mask")
-            check_mask(mask, mask_name, frame.size, frame_name, self.split.num_classes)
+            mask = _as_shown(decode_image(mask_ref["bytes"] or mask_ref["path"], mask_name, "mask"))
+            turned = frame.size != stored.size
+            check_mask(mask, mask_name, frame.size, frame_name, self.split.num_classes, frame_turned=turned)
         item = (frame, mask, frame_ref, mask_ref)
         self.cache[index] = item
         return item

@@ -6,30 +6,49 @@ writing frames to a video file (`VideoWriter`, PyAV).
 undecodable frame of a video file is skipped (reported through `on_skip`, by default a warning naming it) instead of
 ending the video with a `VideoReadError`, as the data loader's `skip_corrupt` does. `probe_video` gives the number of
 frames, the frame rate and the frame size when the source knows them, without decoding it.
+
+Frames are read as a viewer or a player shows them:
+
+- the frames of a folder are in *natural order* (`order_frame_files`): the numbers in their names are compared as
+  numbers, so `frame_2.png` comes before `frame_10.png`. Names that do not give one order (two names for the same
+  number, `1.png` and `01.png`; or names that differ in more than their numbers, `frame_1.png` and `thumb.png`) raise
+  a `FrameOrderError` naming both files. The VSPW data loader lists its frames with the same rule.
+- an image file's EXIF orientation is applied (`read_image`, with `PIL.ImageOps.exif_transpose`), and a 16-bit image
+  (PIL modes `I;16*`) is scaled to 8 bits as image tools do (0..65535 onto 0..255, `round(v / 257)`); 32-bit integer
+  and float images (modes `I`, `F`) have no standard 8-bit scale and are refused.
+- a video file's display matrix (the rotation a phone records) is applied to its decoded frames when it is a multiple
+  of 90 degrees, with or without a mirror; any other angle is reported with a warning and not applied.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 __all__ = [
     "CorruptFrameError",
+    "FrameOrderError",
     "VideoInfo",
     "VideoReadError",
     "VideoWriter",
+    "display_transpose",
     "frame_names",
     "iter_frames",
     "iter_named_frames",
+    "natural_sort_key",
+    "order_frame_files",
     "probe_video",
+    "read_image",
     "to_rgb",
 ]
 
@@ -42,9 +61,73 @@ class CorruptFrameError(VideoReadError):
     """One frame cannot be read (an image file of a folder, a packet of a video file): `skip_corrupt` skips it."""
 
 
+class FrameOrderError(VideoReadError):
+    """The names of a folder's frames do not give one time order (see `order_frame_files`)."""
+
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural_sort_key(name: str) -> tuple[str | int, ...]:
+    """`name` split into its text and its runs of digits, the digits as numbers: `"frame_10"` -> `("frame_", 10, "")`.
+
+    Keys of names that differ only in their numbers compare as those numbers (`frame_2` < `frame_10`); text and number
+    parts alternate, starting with text (maybe empty), so any two keys compare."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(name)))
+
+
+def order_frame_files(names: Iterable[str], where: str | Path = "the folder") -> list[str]:
+    """File names of the frames of one video in time order: the natural order of their stems.
+
+    The stems (names without their suffix) are compared by `natural_sort_key`: `frame_2.png` before `frame_10.png`,
+    `00009.jpg` before `00010.jpg`; stems without digits in alphabetical order. Raises `FrameOrderError`, naming two
+    of the files, when the names do not give one order:
+
+    - two files with the same stem up to the zeros of a number (`1.png` and `01.png`) or up to the suffix
+      (`0001.jpg` and `0001.png`): the same frame twice;
+    - names that differ in more than their numbers while some of them hold numbers (`frame_1.png` and `img_1.png`,
+      `frame_1.png` and `thumb.png`): there is no telling where one sequence goes in the other.
+
+    Args:
+        names: file names (not paths) of one folder.
+        where: the folder, for the error message.
+    """
+    keyed = sorted((natural_sort_key(Path(name).stem), name) for name in names)
+    for (key, name), (next_key, next_name) in zip(keyed, keyed[1:]):
+        if key == next_key:
+            raise FrameOrderError(
+                f"cannot order the frames of {where}: {name} and {next_name} name the same frame (their names differ "
+                "only in leading zeros or in the suffix): keep one of them."
+            )
+    patterns: dict[tuple, str] = {}
+    for key, name in keyed:
+        patterns.setdefault(key[::2], name)  # the text between the numbers
+    if len(patterns) > 1 and any(len(key) > 1 for key, _ in keyed):
+        first, second = sorted(patterns.values())[:2]
+        raise FrameOrderError(
+            f"cannot order the frames of {where}: {first} and {second} differ in more than their numbers. Frames are "
+            "ordered by the numbers in their names (frame_2.png before frame_10.png), so the names of one video must "
+            "differ only in those numbers: rename or move the other files."
+        )
+    return [name for _, name in keyed]
+
+
+# PIL modes of 16-bit images (PNG and TIFF files open as I;16); 32-bit ones have no standard range to scale from
 def to_rgb(frame: Any) -> Image.Image:
-    """A frame as an RGB PIL image (grayscale, palette and RGBA frames are converted; arrays must be uint8)."""
+    """A frame as an RGB PIL image.
+
+    Grayscale, palette and RGBA images are converted; 16-bit and 32-bit images are first brought to 8 bits by the
+    processor's rule (`image_transforms_mrcfa.to_8bit_scale`: 16-bit modes `I;16*` scaled 0..65535 onto 0..255, as
+    image tools do; modes `I` and `F` kept when their values lie in 0..255, refused otherwise). Arrays must be uint8.
+    """
     if isinstance(frame, Image.Image):
+        if frame.mode.startswith("I") or frame.mode == "F":  # 16- and 32-bit modes: the processor's one rule
+            from .image_transforms_mrcfa import to_8bit_scale  # imports torch: only for such images
+
+            try:
+                frame = to_8bit_scale(frame)
+            except ValueError as err:
+                raise VideoReadError(str(err)) from None
         return frame if frame.mode == "RGB" else frame.convert("RGB")
     array = np.asarray(frame)
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
@@ -61,8 +144,27 @@ def to_rgb(frame: Any) -> Image.Image:
     return Image.fromarray(array).convert("RGB")
 
 
+def read_image(path: str | Path) -> Image.Image:
+    """An image file as an RGB frame, as image viewers show it: EXIF orientation applied, 16-bit scaled to 8 bits.
+
+    Raises `CorruptFrameError` when the file cannot be decoded, `VideoReadError` when its pixels have no 8-bit
+    reading (32-bit images; see `to_rgb`)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            oriented = ImageOps.exif_transpose(image)  # a copy: usable once the file is closed
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise CorruptFrameError(f"cannot read image {path}: {err}") from err
+    try:
+        return to_rgb(oriented)
+    except VideoReadError as err:
+        raise VideoReadError(f"image {path}: {err}") from err
+
+
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """The image files of `folder` in time order (`order_frame_files`)."""
+    names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return [folder / name for name in order_frame_files(names, folder)]
 
 
 def _frames_folder(source: Path) -> Path:
@@ -108,9 +210,52 @@ def _open_video(path: Path):
     return container
 
 
+# The display matrix's rotation-and-mirror part `(a, b, c, d)`, which maps a stored pixel (x, y) to
+# (a x + c y, b x + d y) on screen (FFmpeg's AV_FRAME_DATA_DISPLAYMATRIX, y pointing down), for each of the eight
+# ways a picture can be turned or mirrored, as the PIL transpose that does the same.
+_DISPLAY_TRANSPOSES = {
+    (1, 0, 0, 1): None,
+    (-1, 0, 0, 1): Image.Transpose.FLIP_LEFT_RIGHT,
+    (1, 0, 0, -1): Image.Transpose.FLIP_TOP_BOTTOM,
+    (-1, 0, 0, -1): Image.Transpose.ROTATE_180,
+    (0, -1, 1, 0): Image.Transpose.ROTATE_90,  # counter-clockwise: PyAV's `frame.rotation == 90`
+    (0, 1, -1, 0): Image.Transpose.ROTATE_270,  # clockwise: a phone held upright (`frame.rotation == -90`)
+    (0, 1, 1, 0): Image.Transpose.TRANSPOSE,
+    (0, -1, -1, 0): Image.Transpose.TRANSVERSE,
+}
+
+
+def display_transpose(matrix: Iterable[int]) -> Image.Transpose | None:
+    """The PIL transpose that shows a decoded frame as players do, from its display matrix.
+
+    `matrix`: the 9 int32 values of FFmpeg's display matrix (16.16 fixed point for the first two columns). Returns
+    None for the identity; raises `ValueError` for a matrix that is not a turn by a multiple of 90 degrees, with or
+    without a mirror (other angles, scaling), which PIL's transposes cannot apply."""
+    values = [int(v) for v in matrix]
+    if len(values) != 9:
+        raise ValueError(f"a display matrix has 9 values, got {len(values)}.")
+    part = tuple(values[i] / 65536 for i in (0, 1, 3, 4))
+    rounded = tuple(round(v) for v in part)
+    if rounded not in _DISPLAY_TRANSPOSES or max(abs(v - r) for v, r in zip(part, rounded)) > 1e-3:
+        raise ValueError(f"the display matrix {values} is not a turn by a multiple of 90 degrees.")
+    return _DISPLAY_TRANSPOSES[rounded]
+
+
+def _display_angle(matrix: list[int]) -> int:
+    """The counter-clockwise turn of a display matrix in whole degrees (as `VideoFrame.rotation`, but rounded)."""
+    return round(math.degrees(math.atan2(-matrix[1], matrix[0])))
+
+
+def _display_matrix(frame: Any) -> list[int] | None:
+    """The display matrix PyAV attaches to a decoded frame (`None` when the video has none)."""
+    data = frame.side_data.get("DISPLAYMATRIX")
+    return None if data is None else np.frombuffer(bytes(data), dtype=np.int32).tolist()
+
+
 def _iter_video_file(path: Path) -> Iterator[_Item]:
     container = _open_video(path)
     count = index = 0
+    warned = False
     with container:
         stream = container.streams.video[0]
         packets = container.demux(stream)
@@ -131,7 +276,24 @@ def _iter_video_file(path: Path) -> Iterator[_Item]:
             for frame in frames:
                 count += 1
                 index += 1
-                yield f"{index - 1:05d}", frame.to_image().convert("RGB")
+                image = frame.to_image().convert("RGB")
+                matrix = _display_matrix(frame)
+                if matrix is not None:
+                    try:
+                        transpose = display_transpose(matrix)
+                    except ValueError:
+                        transpose = None
+                        if not warned:
+                            warnings.warn(
+                                f"video {path} is meant to be shown turned by {_display_angle(matrix)} degrees, not a "
+                                "multiple of 90: its frames are read as stored, not turned.",
+                                UserWarning,
+                                stacklevel=2,
+                            )
+                            warned = True
+                    if transpose is not None:
+                        image = image.transpose(transpose)
+                yield f"{index - 1:05d}", image
     if count == 0:
         raise VideoReadError(f"video {path} has no frames.")
 
@@ -154,9 +316,11 @@ def iter_named_frames(
 ) -> Iterator[tuple[str, Image.Image]]:
     """`(name, frame)` for each frame of a video, as RGB PIL images, in order, read lazily.
 
-    `source` is a video file (decoded with PyAV), a folder of frames (sorted by name), a VSPW video folder (frames in
-    `origin/`), or a list of frames (PIL images or uint8 arrays). Every frame must have the size of the first. The
-    name is the file stem for folders, the frame's position (`00007`) for video files and lists.
+    `source` is a video file (decoded with PyAV, its display rotation applied), a folder of frames (in natural order:
+    `order_frame_files`), a VSPW video folder (frames in `origin/`), an image file, or a list of frames (PIL images or
+    uint8 arrays). Image files are read with `read_image` (EXIF orientation applied, 16-bit scaled to 8 bits). Every
+    frame must have the size of the first. The name is the file stem for folders, the frame's position (`00007`) for
+    video files and lists.
 
     Args:
         max_frames: only the first `max_frames` frames of the source (skipped ones count).
@@ -213,12 +377,8 @@ def iter_frames(
 def _iter_folder_of(files: list[Path]) -> Iterator[_Item]:
     for path in files:
         try:
-            with Image.open(path) as image:
-                image.load()
-                frame = to_rgb(image)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-            error = CorruptFrameError(f"cannot read image {path}: {err}")
-            error.__cause__ = err
+            frame = read_image(path)
+        except CorruptFrameError as error:
             yield path.stem, error
             continue
         yield path.stem, frame

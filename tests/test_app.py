@@ -187,6 +187,21 @@ def test_image_equals_the_image_pipeline(client, model_dir, tmp_path):
     assert np.asarray(Image.open(overlay)).shape == (H, W, 3)
 
 
+def test_image_tab_reads_16_bit_images_as_the_frame_reader_does(model_dir, tmp_path):
+    """A 16-bit PNG upload is scaled to 8 bits (round(v / 257), as image tools do), not clipped to white."""
+    from mrcfa.app.service import SegmentationService
+
+    service = SegmentationService.from_pretrained(str(model_dir), limits=LIMITS, workdir=tmp_path / "work")
+    ramp = (np.arange(H * W, dtype=np.uint32).reshape(H, W) * 65535 // (H * W - 1)).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    eight = ((ramp.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    Image.fromarray(eight).convert("RGB").save(tmp_path / "eight.png")
+    deep, plain = service.segment_image(tmp_path / "deep.png"), service.segment_image(tmp_path / "eight.png")
+    np.testing.assert_array_equal(deep.labels, plain.labels)
+    np.testing.assert_array_equal(np.asarray(deep.overlay), np.asarray(plain.overlay))
+
+
 def test_bad_inputs_get_a_readable_error_and_the_server_keeps_serving(client, video_file, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n")

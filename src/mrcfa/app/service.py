@@ -26,11 +26,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UsageError
 from ..loading import load_model
-from ..models.mrcfa.video_io_mrcfa import VideoInfo, VideoReadError, probe_video
+from ..models.mrcfa.video_io_mrcfa import CorruptFrameError, VideoInfo, VideoReadError, probe_video, read_image
 from ..rendering import iter_segmented_frames, write_legend
 from ..video_writer import OverlayVideoWriter, browser_video_format
 from ..visualization import colorize, legend_entries, overlay_frame, palette_for
@@ -322,13 +321,14 @@ class SegmentationService:
         path = Path(path)
         name = name or path.name
         try:
-            with Image.open(path) as opened:
-                opened.load()
-                image = ImageOps.exif_transpose(opened).convert("RGB")  # as cameras meant it (and gr.Image shows it)
-        except (UnidentifiedImageError, OSError) as err:
+            image = read_image(path)  # as cameras meant it (EXIF, and gr.Image shows it so), 16-bit scaled to 8 bits
+        except CorruptFrameError as err:
             raise AppInputError(
-                f"{name} is not an image that can be read ({_reason(err, path, name)}). Upload a PNG, JPEG or WebP image."
+                f"{name} is not an image that can be read ({_reason(err.__cause__ or err, path, name)}). Upload a PNG, "
+                "JPEG or WebP image."
             ) from err
+        except VideoReadError as err:  # pixels without an 8-bit reading (32-bit values beyond 0-255)
+            raise AppInputError(f"{name}: {str(err.__cause__ or err)}") from err
         self.limits.check_size(image.size[0], image.size[1], name)
         results = self.image_pipeline(image)
         labels = np.zeros((image.size[1], image.size[0]), dtype=np.int64)

@@ -5,6 +5,8 @@ behind.
 
 * `check_writable_dir` / `check_writable_file`: a folder or file this process can create or replace (creates
   nothing; sees permissions, read-only file systems and root alike).
+* `check_outputs_apart`: no output is, contains or lies inside an input (so that no command can destroy or rewrite
+  what it reads, with or without `--overwrite`).
 * `check_device`: a torch device this torch build can run on (imports torch when called, not before).
 
 Each raises `mrcfa.errors.UsageError` with one line naming the argument (e.g. `--output`) and what is expected.
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["check_device", "check_writable_dir", "check_writable_file"]
+__all__ = ["check_device", "check_outputs_apart", "check_writable_dir", "check_writable_file"]
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -72,6 +75,81 @@ def check_writable_file(path: str | os.PathLike, argument: str) -> Path:
         raise UsageError(f"{argument} {path} exists and is read-only: choose another file, or make it writable.")
     _check_can_create_in(path, argument, "file")
     return path
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` (resolved) name one file or folder: the same path, or the same inode on the same device
+    (a hard link, a bind mount, a case-insensitive file system)."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    """Whether `inner` (resolved, existing or not) lies strictly inside the folder `outer` (resolved)."""
+    return any(_same(parent, outer) for parent in inner.parents)
+
+
+def _given(path: str | os.PathLike | None) -> bool:
+    return path is not None and os.fspath(path) != ""
+
+
+def _links(*paths: tuple[Path, Path]) -> str:
+    """` (through links: X is Y, ...)` for each given path that a link leads elsewhere, else ``."""
+    moved = [f"{given} is {real}" for given, real in paths if Path(os.path.abspath(given)) != real]
+    return f" (through links: {', '.join(moved)})" if moved else ""
+
+
+def check_outputs_apart(
+    outputs: Mapping[str, str | os.PathLike | None],
+    inputs: Mapping[str, str | os.PathLike | None],
+    *,
+    may_contain: Collection[str] = (),
+) -> None:
+    """Refuse, before any work, an output that is, contains or lies inside an input: writing it (or replacing its
+    contents with `--overwrite`) would destroy or rewrite what the command reads.
+
+    Args:
+        outputs: argument name (e.g. `"--output"`) -> the output file or folder (existing or not; None or `""`: not
+            given).
+        inputs: what the input is, as the message names it (e.g. `"input frames folder"`, `"model folder (--model)"`)
+            -> its path. An input that does not exist here (a Hub id, None, `""`) cannot be overwritten: skipped.
+        may_contain: names of `inputs` that an output folder may hold (e.g. the checkpoint of `output_dir` a
+            training run resumes from); such an output is still refused when it is, or lies inside, that input.
+
+    Paths are compared resolved (`~`, `..` and symbolic links followed) and by identity (`os.path.samefile`: hard
+    links, bind mounts). Raises `UsageError` with one line naming both paths, e.g. `--output /x/frames is the input
+    frames folder /x/frames: ...`. Creates and reads nothing but the paths' metadata.
+    """
+    sources = {
+        name: (Path(path).expanduser(), Path(path).expanduser().resolve())
+        for name, path in inputs.items()
+        if _given(path) and os.path.exists(Path(path).expanduser())
+    }
+    for argument, output in outputs.items():
+        if not _given(output):
+            continue
+        given = Path(output).expanduser()
+        real = given.resolve()
+        for name, (source, source_real) in sources.items():
+            if _same(real, source_real):
+                how = _links((given, real), (source, source_real))
+                if not how and real != source_real:
+                    how = " (the same folder)" if source_real.is_dir() else " (the same file: a hard link)"
+                relation = "is"
+            elif name not in may_contain and _within(source_real, real):
+                relation, how = "contains", _links((given, real), (source, source_real))
+            elif source_real.is_dir() and _within(real, source_real):
+                relation, how = "lies inside", _links((given, real), (source, source_real))
+            else:
+                continue
+            raise UsageError(
+                f"{argument} {given} {relation} the {name} {source}{how}: an output may not be, contain or lie inside "
+                f"an input (nothing was written); choose another {argument}."
+            )
 
 
 def check_device(device: str, argument: str = "--device") -> str:

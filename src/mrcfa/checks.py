@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from .errors import UsageError
@@ -97,10 +97,56 @@ def _given(path: str | os.PathLike | None) -> bool:
     return path is not None and os.fspath(path) != ""
 
 
-def _links(*paths: tuple[Path, Path]) -> str:
-    """` (through links: X is Y, ...)` for each given path that a link leads elsewhere, else ``."""
+def _through_links(*paths: tuple[Path, Path]) -> str:
+    """` (through links: X is Y, ...)` for each (given, resolved) path that a link leads elsewhere, else ``."""
     moved = [f"{given} is {real}" for given, real in paths if Path(os.path.abspath(given)) != real]
     return f" (through links: {', '.join(moved)})" if moved else ""
+
+
+def _scan(folder: Path) -> Iterator[os.DirEntry]:
+    """Every entry under `folder`, links not followed (unreadable folders are passed over)."""
+    pending = [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    yield entry
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+        except OSError:
+            continue
+
+
+def _linked(output: Path) -> tuple[list[tuple[Path, Path]], dict[tuple[int, int], Path]]:
+    """What in the existing output `output` (resolved) a write could carry elsewhere: the symbolic links under it with
+    their targets, and its files that have other hard links, by (device, inode)."""
+    symlinks, hard = [], {}
+    entries = [] if not output.exists() else _scan(output) if output.is_dir() else [None]
+    for entry in entries:
+        if entry is not None and entry.is_symlink():
+            symlinks.append((Path(entry.path), Path(entry.path).resolve()))
+            continue
+        if entry is not None and not entry.is_file(follow_symlinks=False):
+            continue
+        stat = entry.stat(follow_symlinks=False) if entry is not None else output.stat()
+        if stat.st_nlink > 1:
+            hard[stat.st_dev, stat.st_ino] = Path(entry.path) if entry is not None else output
+    return symlinks, hard
+
+
+def _hard_link_into(source: Path, wanted: dict[tuple[int, int], Path]) -> tuple[Path, Path] | None:
+    """(output file, input file) of the first file of `source` (a file or folder) that is one of `wanted`."""
+    if not source.is_dir():
+        stat = source.stat()
+        key = (stat.st_dev, stat.st_ino)
+        return (wanted[key], source) if key in wanted else None
+    inodes = {inode for _, inode in wanted}
+    for entry in _scan(source):
+        if entry.inode() in inodes and entry.is_file(follow_symlinks=False):
+            stat = entry.stat(follow_symlinks=False)
+            if (stat.st_dev, stat.st_ino) in wanted:
+                return wanted[stat.st_dev, stat.st_ino], Path(entry.path)
+    return None
 
 
 def check_outputs_apart(
@@ -121,35 +167,54 @@ def check_outputs_apart(
             training run resumes from); such an output is still refused when it is, or lies inside, that input.
 
     Paths are compared resolved (`~`, `..` and symbolic links followed) and by identity (`os.path.samefile`: hard
-    links, bind mounts). Raises `UsageError` with one line naming both paths, e.g. `--output /x/frames is the input
-    frames folder /x/frames: ...`. Creates and reads nothing but the paths' metadata.
+    links, bind mounts). An existing output is also refused when it is a hard link to a file of an input, or holds
+    a symbolic link to an input or a hard link to one of its files (writing through it would change the input).
+    Raises `UsageError` with one line naming both paths, e.g. `--output /x/frames is the input frames folder
+    /x/frames: ...`. Creates nothing and reads only metadata (an input folder is listed only when the output has
+    files with other hard links).
     """
     sources = {
         name: (Path(path).expanduser(), Path(path).expanduser().resolve())
         for name, path in inputs.items()
         if _given(path) and os.path.exists(Path(path).expanduser())
     }
+
+    def refuse(argument: str, given: Path, what: str) -> UsageError:
+        return UsageError(
+            f"{argument} {given} {what}: an output may not be, contain or lie inside an input (nothing was written); "
+            f"choose another {argument}."
+        )
+
     for argument, output in outputs.items():
         if not _given(output):
             continue
         given = Path(output).expanduser()
         real = given.resolve()
         for name, (source, source_real) in sources.items():
+            links = _through_links((given, real), (source, source_real))
             if _same(real, source_real):
-                how = _links((given, real), (source, source_real))
-                if not how and real != source_real:
-                    how = " (the same folder)" if source_real.is_dir() else " (the same file: a hard link)"
-                relation = "is"
-            elif name not in may_contain and _within(source_real, real):
-                relation, how = "contains", _links((given, real), (source, source_real))
-            elif source_real.is_dir() and _within(real, source_real):
-                relation, how = "lies inside", _links((given, real), (source, source_real))
-            else:
+                if not links and real != source_real:
+                    links = " (the same folder)" if source_real.is_dir() else " (the same file: a hard link)"
+                raise refuse(argument, given, f"is the {name} {source}{links}")
+            if name not in may_contain and _within(source_real, real):
+                raise refuse(argument, given, f"contains the {name} {source}{links}")
+            if source_real.is_dir() and _within(real, source_real):
+                raise refuse(argument, given, f"lies inside the {name} {source}{links}")
+        # apart by their paths; the links in (or of) an existing output may still lead into an input
+        symlinks, hard = _linked(real)
+        for name, (source, source_real) in sources.items():
+            if name in may_contain:
                 continue
-            raise UsageError(
-                f"{argument} {given} {relation} the {name} {source}{how}: an output may not be, contain or lie inside "
-                f"an input (nothing was written); choose another {argument}."
-            )
+            for link, target in symlinks:
+                if _same(target, source_real) or (source_real.is_dir() and _within(target, source_real)):
+                    where = "the" if _same(target, source_real) else f"{target} in the"
+                    raise refuse(argument, given, f"holds {link}, a link to {where} {name} {source}")
+            found = _hard_link_into(source_real, hard) if hard else None
+            if found is not None:
+                file, twin = found
+                holds = "is" if file == real else f"holds {file},"
+                of = f"the {name} {source}" if twin == source_real else f"{twin} of the {name} {source}"
+                raise refuse(argument, given, f"{holds} the same file as {of} (a hard link)")
 
 
 def check_device(device: str, argument: str = "--device") -> str:

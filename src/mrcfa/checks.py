@@ -118,19 +118,21 @@ def _scan(folder: Path) -> Iterator[os.DirEntry]:
 
 
 def _linked(output: Path) -> tuple[list[tuple[Path, Path]], dict[tuple[int, int], Path]]:
-    """What in the existing output `output` (resolved) a write could carry elsewhere: the symbolic links under it with
-    their targets, and its files that have other hard links, by (device, inode)."""
+    """What in the output `output` (resolved) a write could carry elsewhere: the symbolic links under it, with their
+    targets, and the files (it, or under it) that have other hard links, by (device, inode)."""
     symlinks, hard = [], {}
-    entries = [] if not output.exists() else _scan(output) if output.is_dir() else [None]
-    for entry in entries:
-        if entry is not None and entry.is_symlink():
-            symlinks.append((Path(entry.path), Path(entry.path).resolve()))
-            continue
-        if entry is not None and not entry.is_file(follow_symlinks=False):
-            continue
-        stat = entry.stat(follow_symlinks=False) if entry is not None else output.stat()
+    if output.is_file():
+        stat = output.stat()
         if stat.st_nlink > 1:
-            hard[stat.st_dev, stat.st_ino] = Path(entry.path) if entry is not None else output
+            hard[stat.st_dev, stat.st_ino] = output
+    elif output.is_dir():
+        for entry in _scan(output):
+            if entry.is_symlink():
+                symlinks.append((Path(entry.path), Path(entry.path).resolve()))
+            elif entry.is_file(follow_symlinks=False):
+                stat = entry.stat(follow_symlinks=False)
+                if stat.st_nlink > 1:
+                    hard[stat.st_dev, stat.st_ino] = Path(entry.path)
     return symlinks, hard
 
 

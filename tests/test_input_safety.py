@@ -70,7 +70,7 @@ def make_originals(root):
             container.mux(stream.encode(av.VideoFrame.from_image(frame)))
         container.mux(stream.encode())
     save_tiny_model(root / "models" / "tiny")
-    make_synthetic_vspw(root / "vspw", seed=1, num_classes=2, num_videos=(1, 1, 0), num_frames=(2, 2), height=32,
+    make_synthetic_vspw(root / "vspw", seed=1, num_classes=2, num_videos=(1, 1, 1), num_frames=(2, 2), height=32,
                         width=32)  # fmt: skip
     (root / "templates").mkdir()
     shutil.copyfile(ROOT / "src" / "mrcfa" / "templates" / "model_card.md", root / "templates" / "model_card.md")

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         import mrcfa
         from mrcfa import MrcfaImageProcessor
-        from mrcfa.checks import check_writable_dir
+        from mrcfa.checks import check_outputs_apart, check_writable_dir
         from mrcfa.data import VspwTrainTransform, list_vspw_videos
         from mrcfa.training import (
             MrcfaTrainer,
@@ -287,7 +287,20 @@ def main(argv: list[str] | None = None) -> dict:
             )
         if not (training_args.do_train or training_args.do_eval):
             raise ValueError("nothing to do: --do_train and --do_eval are both false.")
-        check_writable_dir(training_args.output_dir, "--output_dir")  # before any work: no partial output
+        # before any work: no partial output, and never one over, around or inside what the run reads (a checkpoint
+        # to resume from is expected inside --output_dir)
+        resume = "checkpoint to resume from (--resume_from_checkpoint)"
+        check_outputs_apart(
+            {"--output_dir": training_args.output_dir},
+            {
+                "dataset folder (--dataset_name)": data_args.dataset_name,
+                "initial model folder (--model_name_or_path)": model_args.model_name_or_path,
+                "config (--config_name)": model_args.config_name,
+                resume: training_args.resume_from_checkpoint,
+            },
+            may_contain=(resume,),
+        )
+        check_writable_dir(training_args.output_dir, "--output_dir")
         checkpoint = resolve_resume_checkpoint(
             training_args.output_dir,
             training_args.resume_from_checkpoint,
@@ -300,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
             with training_args.main_process_first(desc="synthetic VSPW"):
                 source = str(data_args.ensure_synthetic_vspw())
             logger.info(f"synthetic VSPW: {source}")
+            check_outputs_apart({"--output_dir": training_args.output_dir}, {"synthetic dataset": source})
         else:
             source = data_args.dataset_name
         listings = {}

@@ -429,7 +429,7 @@ def test_bad_data_is_one_line_with_exit_status_2(tiny_vspw, tmp_path, split, kin
         assert line == (
             f"run_vss.py: error: {problem}, {SKIP_FIX} Evaluation stopped after training (step 1); the last "
             f"checkpoint, {checkpoint}, is kept: once the data is fixed, evaluate it with --model_name_or_path "
-            f"{checkpoint} --do_train false"
+            f"{checkpoint} --do_train false --output_dir {out}-eval"
         )
         assert (checkpoint / "model.safetensors").is_file()
 
@@ -479,5 +479,6 @@ def test_bad_data_after_a_checkpoint_keeps_it_and_says_how_to_resume(tiny_vspw, 
     last = out / "checkpoint-6"
     assert line == (
         f"run_vss.py: error: checkpoint {last} is at step 6, the end of training (max_steps 6): nothing left to "
-        f"resume. Raise --max_steps to train on, or evaluate it with --model_name_or_path {last} --do_train false."
+        f"resume. Raise --max_steps to train on, or evaluate it with --model_name_or_path {last} --do_train false "
+        f"--output_dir {out}-eval."
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from huggingface_hub.errors import StrictDataclassError
 
+from .checks import check_outputs_apart
 from .models.mrcfa.configuration_mrcfa import MRCFA_PRESETS, MrcfaConfig
 
 logger = logging.getLogger(__name__)
@@ -350,6 +351,7 @@ def convert_original_checkpoint(
     from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation
 
     if output_dir is not None:  # before the (slow) conversion: nothing is written when it would fail
+        check_outputs_apart({"output_dir": output_dir}, {"checkpoint (checkpoint_path)": checkpoint_path})
         output_dir = Path(output_dir)
         if output_dir.exists() and not output_dir.is_dir():
             raise FileExistsError(f"output directory {output_dir} is a file: expected a new or empty folder.")

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checks import check_outputs_apart
 from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
 
 __all__ = [
@@ -179,6 +180,8 @@ def export_streaming_onnx(
     height, width = example_size
     if height % 32 or width % 32 or height < 64 or width < 96:
         raise ValueError(f"example_size must be multiples of 32 of at least 64 x 96, got {height} x {width}.")
+    # the folder the model was loaded from (`from_pretrained`) is never written to, nor an output around it
+    check_outputs_apart({"output folder": output_dir}, {"model folder": getattr(model, "name_or_path", None)})
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 

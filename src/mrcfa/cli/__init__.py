@@ -11,7 +11,8 @@
     mrcfa app [--model MODEL] [--port N]                segment videos in the browser (--write-space DIR: a Hub Space)
 
 `mrcfa <subcommand> --help` lists each one's options and defaults. A mistake in the inputs is reported as one line
-`mrcfa <subcommand>: error: ...` with exit status 2. Each subcommand is a module of this package (`NAME`, `HELP`,
+`mrcfa <subcommand>: error: ...` with exit status 2. No subcommand writes an output that is, contains or lies inside
+one of its inputs, with or without `--overwrite` (`mrcfa.checks.check_outputs_apart`). Each subcommand is a module of this package (`NAME`, `HELP`,
 `DESCRIPTION`, `USER_ERRORS`, `add_arguments`, `run`; see `_common`), and `COMMANDS` lists them.
 
 This package is a front end: it imports the library (and `mrcfa.app` for `mrcfa app`), and nothing outside it imports

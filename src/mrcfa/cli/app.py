@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..checks import check_outputs_apart
 from ._common import CliError, standalone_main
 
 __all__ = ["default_model", "main", "run"]
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.model:
             raise CliError("--write-space needs --model ORG/NAME: the Hub id of the model the Space serves.")
+        check_outputs_apart({"--write-space": args.write_space}, {"model folder (--model)": args.model})
         paths = write_space(
             args.write_space,
             args.model,

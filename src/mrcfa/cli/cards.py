@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the stale cards (or only list them with `--check`); returns the exit status."""
+    if not args.check:  # the cards are rendered from the template: never written over or around it
+        from ..checks import check_outputs_apart
+        from ..model_cards import MODEL_CARD_TEMPLATE
+
+        check_outputs_apart({"--output-dir": args.output_dir}, {"model card template": MODEL_CARD_TEMPLATE})
     stale = []
     for file_name, text in official_cards().items():
         path = args.output_dir / file_name

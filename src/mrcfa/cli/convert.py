@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..checks import check_writable_dir
+from ..checks import check_outputs_apart, check_writable_dir
 from ._common import CliError, standalone_main
 
 __all__ = ["main", "run"]
@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
             f"--num-attention-heads {' '.join(map(str, args.num_attention_heads))}: expected 4 positive integers "
             "(attention heads of each MiT stage; official 1 2 5 8)."
         )
-    check_writable_dir(args.output_dir, "--output-dir")  # before reading the checkpoint: no work for nothing
+    # before reading the checkpoint: no work for nothing, and never a write over (or around) the checkpoint
+    check_outputs_apart(
+        {"--output-dir": args.output_dir}, {"official checkpoint (--checkpoint-path)": args.checkpoint_path}
+    )
+    check_writable_dir(args.output_dir, "--output-dir")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     overrides = {
         "stm_keep_ratio": args.stm_keep_ratio,

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..checks import check_outputs_apart
 from ._common import CliError, standalone_main
 
 __all__ = ["main", "run"]
@@ -59,6 +60,7 @@ def _check(model, output_dir: Path, size: tuple[int, int]) -> float:
 def run(args: argparse.Namespace) -> int:
     """Export `args.model` to `args.output_dir`; returns the exit status."""
     output_dir = Path(args.output_dir)
+    check_outputs_apart({"output folder": output_dir}, {"model folder": args.model})  # before loading anything
     if output_dir.exists() and not output_dir.is_dir():
         raise CliError(f"{output_dir} exists and is not a directory.")
     if output_dir.is_dir() and any(output_dir.iterdir()) and not args.overwrite:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..checks import check_device, check_writable_dir, check_writable_file
+from ..checks import check_device, check_outputs_apart, check_writable_dir, check_writable_file
 from ..hub_paths import check_model_name_or_path
 from ..loading import BACKENDS, load_model, load_onnx_model, model_backend
 from ..models.mrcfa.video_io_mrcfa import CorruptFrameError, VideoReadError, probe_video
@@ -129,26 +129,46 @@ def _check_arguments(args: argparse.Namespace) -> Path:
                 f"--preview {args.preview}: the preview is an image, expected a file name ending in .png, .jpg or "
                 f".webp{' (for a video, use --overlay)' if suffix in VIDEO_SUFFIXES else ''}."
             )
-    if not Path(args.input).exists():
+    source = Path(args.input)
+    if not source.exists():
         raise CliError(f"input not found: {args.input}")
     check_model_name_or_path(args.model, argument="--model")
+    # no output may be, hold or lie inside what the run reads (--overwrite would delete it, writing would replace it)
+    check_outputs_apart(
+        {"--output": args.output, "--overlay": args.overlay, "--preview": args.preview},
+        {f"input {'frames folder' if source.is_dir() else 'video'}": source, "model folder (--model)": args.model},
+    )
     if model_backend(args.model, args.backend) == "pytorch":
         check_device(args.device)  # ONNX Runtime's devices are checked when the export is loaded
     output = check_writable_dir(args.output, "--output")
-    files = [
-        check_writable_file(path, flag)
+    files = {
+        flag: check_writable_file(path, flag)
         for flag, path in (("--overlay", args.overlay), ("--preview", args.preview))
         if path
-    ]
-    existing = [p for p in files if p.exists()]
-    if output.is_dir():
-        existing += sorted(output.glob("*.png")) + [p for p in (output / "legend.json",) if p.exists()]
-    if existing and not args.overwrite:
-        raise CliError(
-            f"{output} already holds results ({existing[0].name}, ...): pass --overwrite to replace them, or choose "
-            "another --output."
-        )
+    }
+    if not args.overwrite:  # name the path that holds the earlier results
+        held = _results_in(output)
+        if held:
+            more = ", ..." if len(held) > 1 else ""
+            raise CliError(
+                f"{output} already holds results ({held[0].name}{more}): pass --overwrite to replace them, or "
+                "choose another --output."
+            )
+        for flag, path in files.items():
+            if path.exists():
+                raise CliError(
+                    f"{flag} {path} already exists: pass --overwrite to replace it, or choose another {flag}."
+                )
     return output
+
+
+def _results_in(output: Path) -> list[Path]:
+    """The results of an earlier run in the folder `output` (what `--overwrite` replaces): label PNGs, legend,
+    summary."""
+    if not output.is_dir():
+        return []
+    named = [output / name for name in ("legend.json", "legend.txt", "summary.json")]
+    return sorted(output.glob("*.png")) + [path for path in named if path.exists()]
 
 
 def _prepare_output(output: Path, overwrite: bool, files: list[Path]) -> bool:
@@ -158,8 +178,8 @@ def _prepare_output(output: Path, overwrite: bool, files: list[Path]) -> bool:
     for path in files:
         path.parent.mkdir(parents=True, exist_ok=True)
     if overwrite:
-        for path in [*output.glob("*.png"), output / "legend.json", output / "legend.txt", output / "summary.json"]:
-            path.unlink(missing_ok=True)
+        for path in _results_in(output):
+            path.unlink()
     return created
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from ..checks import check_outputs_apart
 from .sources import PARQUET_METADATA_KEY, VspwSplit, list_vspw_videos, resolve_source
 
 __all__ = ["export_vspw_parquet", "video_features"]
@@ -122,6 +123,7 @@ def export_vspw_parquet(
     src = resolve_source(source)
     if src.kind != "folder":
         raise ValueError(f"export_vspw_parquet needs a raw VSPW folder, got a {src.kind} source {src.name!r}.")
+    check_outputs_apart({"output folder": output_dir}, {"VSPW folder": source})  # before anything is written
     if splits is None:
         splits = [s for s in ("train", "val", "test") if (Path(src.root) / f"{s}.txt").is_file()]
         if not splits:

@@ -120,6 +120,14 @@ class MrcfaTrainer(Trainer):
         self._last_checkpoint = _LastCheckpoint()
         self.add_callback(self._last_checkpoint)
 
+    def _evaluation_arguments(self, checkpoint: str) -> str:
+        """The run_vss.py arguments that evaluate `checkpoint` of this run: its output goes next to this run's
+        `output_dir`, which holds the checkpoint (an output may not contain an input: `mrcfa.checks`)."""
+        return (
+            f"--model_name_or_path {checkpoint} --do_train false --output_dir "
+            f"{os.path.normpath(self.args.output_dir)}-eval"
+        )
+
     @contextlib.contextmanager
     def _data_errors(self):
         """Raise a `DataFileError` as a `UsageError`; once training has started, add which checkpoint is kept and
@@ -139,7 +147,7 @@ class MrcfaTrainer(Trainer):
             if self._training == "done":  # its model is the last checkpoint: resuming would train past max_steps
                 raise UsageError(
                     f"{err} Evaluation stopped after training (step {step}); the last checkpoint, {checkpoint}, is "
-                    f"kept: once the data is fixed, evaluate it with --model_name_or_path {checkpoint} --do_train false"
+                    f"kept: once the data is fixed, evaluate it with {self._evaluation_arguments(checkpoint)}"
                 ) from err
             raise UsageError(
                 f"{err} Training stopped at step {step}; the last checkpoint, {checkpoint}, is kept: once the data "
@@ -178,7 +186,7 @@ class MrcfaTrainer(Trainer):
             raise UsageError(
                 f"checkpoint {resume_from_checkpoint} is at step {state.global_step}, the end of training "
                 f"(max_steps {self.args.max_steps}): nothing left to resume. Raise --max_steps to train on, or "
-                f"evaluate it with --model_name_or_path {resume_from_checkpoint} --do_train false."
+                f"evaluate it with {self._evaluation_arguments(resume_from_checkpoint)}."
             )
         batches = 0 if self.args.ignore_data_skip else state.global_step * self.args.gradient_accumulation_steps
         stream.start_batch = batches

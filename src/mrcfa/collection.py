@@ -9,7 +9,7 @@
   any other folder is one video (its frames). Several inputs, a folder of videos, a pattern or a list make a
   collection, even of one video; one plain path is one video.
 * `name_videos(sources)`: the videos (`CollectionVideo`) with their folders under the output: its file stem (a folder's name), made unique in input
-  order (`clip`, `clip-2`, ...; compared ignoring case; `manifest.*` is kept for the manifest).
+  order (`clip`, `clip-2`, ...; compared ignoring case; the manifest's names are kept free).
 * `plan_shares(weights, num_processes)`: disjoint shares of the videos, balanced by frame count (largest first onto the
   least loaded process; deterministic), so that every process of a launch computes the same plan.
 * `previous_result(output, source, options)`: what a video's folder holds from an earlier run: the resume rule.
@@ -148,15 +148,21 @@ def list_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
     return unique, collection
 
 
+def _is_manifest(name: str) -> bool:
+    """Whether `name` is (a case variant of) a manifest file's name: kept free of video folders."""
+    name = name.casefold()
+    return name in (MANIFEST, MANIFEST + ".partial") or _PART.fullmatch(name) is not None
+
+
 def name_videos(sources: Sequence[Path]) -> list[CollectionVideo]:
     """The videos `sources` (in input order) with their folder names under the output: the file stem (a folder's own
     name), with `-2`, `-3`, ... for later videos of the same name (ignoring case)."""
     taken: set[str] = set()
     videos = []
     for index, source in enumerate(sources):
-        stem = Path(source).stem if Path(source).is_file() else Path(source).name
+        stem = Path(source).name if Path(source).is_dir() else Path(source).stem
         name, k = stem, 1
-        while name.casefold() in taken or name.casefold().startswith("manifest."):
+        while name.casefold() in taken or _is_manifest(name):
             k += 1
             name = f"{stem}-{k}"
         taken.add(name.casefold())
@@ -283,7 +289,13 @@ def _segment_one(model, processor, video: CollectionVideo, root: Path, options, 
     else:
         try:
             summary = segment_to_folder(
-                model, processor, video.source, output, _video_options(options, output), progress_position=position
+                model,
+                processor,
+                video.source,
+                output,
+                _video_options(options, output),
+                progress_position=position,
+                progress_desc=video.name,
             )
             record["frames"] = summary["frames_written"]
             tqdm.write(result_line(output))

@@ -162,10 +162,12 @@ def segment_to_folder(
     options: SegmentationOptions,
     *,
     progress_position: int = 0,
+    progress_desc: str = "segmenting",
 ) -> dict:
     """Segment the video `source` into the folder `output` (see the module docstring); returns its summary.
 
-    Earlier results in `output` are replaced (`remove_results` first; the caller decides whether they may be). The
+    `progress_position` / `progress_desc`: the progress bar's line (0: the first; a nested bar is removed when
+    done) and label. Earlier results in `output` are replaced (`remove_results` first; the caller decides whether they may be). The
     summary (summary.json) holds:
 
     * `input`, `model`, `backend`, `max_frames`: what was segmented, with what;
@@ -216,7 +218,7 @@ def segment_to_folder(
         total=total,
         unit="frame",
         disable=not options.progress,
-        desc="segmenting",
+        desc=progress_desc,
         position=progress_position,
         leave=progress_position == 0,
     )

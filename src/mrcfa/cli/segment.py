@@ -312,10 +312,7 @@ def _run_collection(model, processor, videos, output: Path, options, overwrite: 
     done = [r for r in records if r["status"] == "done"]
     skipped = len(records) - len(done)
     note = f"; {skipped} complete from an earlier run, skipped" if skipped else ""
-    print(
-        f"segmented {len(records)} videos ({sum(r['frames'] for r in done)} frames{note}) -> {output}/<video> "
-        f"({manifest.name})"
-    )
+    print(f"segmented {len(done)} videos ({sum(r['frames'] for r in done)} frames){note} -> {output} ({MANIFEST})")
     return 0
 
 

@@ -254,6 +254,19 @@ def test_collection_arguments_are_checked_first(model_dir, videos, tmp_path, cap
     assert not (tmp_path / "out").exists()
 
 
+def test_a_video_folder_that_is_an_input_is_never_written(model_dir, videos, tmp_path, capsys):
+    """`--output DIR` where `DIR/<name>` is a folder of frames given as input: its frames are not replaced."""
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for i, frame in enumerate(random_frames(3)):
+        Image.fromarray(frame).save(frames / f"{i:05d}.png")
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    code, err, _ = segment(capsys, frames, videos / "a.mp4", "--model", model_dir, "--output", tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    assert f"{frames} holds the frames of the input {frames}: its PNGs would replace them." in err
+
+
 def test_shares_of_two_processes_are_the_run_of_one(model_dir, videos, tmp_path, capsys):
     """The library path of a 2-process run, one process after the other: disjoint shares whose union, merged, is
     the 1-process run (the launch itself: test_torchrun_two_processes_and_a_killed_run, slow)."""

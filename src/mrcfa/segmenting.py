@@ -193,6 +193,8 @@ def segment_to_folder(
 
     started = time.perf_counter()
     source, output = Path(source), Path(output)
+    if source.is_dir() and output.resolve() in (source.resolve(), (source / "origin").resolve()):
+        raise UsageError(f"{output} holds the frames of the input {source}: its PNGs would replace them.")
     info = probe_video(source)  # a video that cannot be opened is reported here, before anything is written
     created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,7 @@ from ..models.mrcfa.video_io_mrcfa import VideoReadError
 from ..segmenting import DEFAULT_FPS, SegmentationOptions, result_line, segment_to_folder
 from ..threads import configure_threads
 from ..video_writer import VIDEO_SUFFIXES
+from ..visualization import palette_for  # noqa: F401 - the command's class colours, by their old name here
 from ._common import CliError, standalone_main
 
 __all__ = ["main", "run"]

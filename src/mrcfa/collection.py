@@ -8,8 +8,9 @@
   videos when it holds video files (`VIDEO_FILE_SUFFIXES`) and no frames (image files, in it or in its `origin/`);
   any other folder is one video (its frames). Several inputs, a folder of videos, a pattern or a list make a
   collection, even of one video; one plain path is one video.
-* `name_videos(sources)`: the videos (`CollectionVideo`) with their folders under the output: its file stem (a folder's name), made unique in input
-  order (`clip`, `clip-2`, ...; compared ignoring case; the manifest's names are kept free).
+* `name_videos(sources)`: the videos (`CollectionVideo`) with their folders under the output: its file stem (a
+  folder's name), made unique in input order (`clip`, `clip-2`, ...; compared ignoring case; the manifest's names are
+  kept free).
 * `plan_shares(weights, num_processes)`: disjoint shares of the videos, balanced by frame count (largest first onto the
   least loaded process; deterministic), so that every process of a launch computes the same plan.
 * `previous_result(output, source, options)`: what a video's folder holds from an earlier run: the resume rule.

@@ -166,9 +166,9 @@ def segment_to_folder(
 ) -> dict:
     """Segment the video `source` into the folder `output` (see the module docstring); returns its summary.
 
-    `progress_position` / `progress_desc`: the progress bar's line (0: the first; a nested bar is removed when
-    done) and label. Earlier results in `output` are replaced (`remove_results` first; the caller decides whether they may be). The
-    summary (summary.json) holds:
+    `progress_position` / `progress_desc`: the progress bar's line (0: the first; a nested bar is removed when done)
+    and label. Earlier results in `output` are replaced (`remove_results` first; the caller decides whether they may
+    be). The summary (summary.json) holds:
 
     * `input`, `model`, `backend`, `max_frames`: what was segmented, with what;
     * `complete`: every frame was read (or skipped, with `skip_corrupt`) and segmented, to the end of the video;

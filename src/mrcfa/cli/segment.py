@@ -11,14 +11,14 @@ folder or Hub id, or a folder written by `mrcfa export-onnx`, which runs with ON
 the run completed and why not). The overlay video keeps the input's frame rate and size and outlines the classes;
 the preview shows the frame from the middle of the video with its legend.
 
-A collection: several INPUTs, a folder of videos, a glob pattern (quoted: 'clips/*.mp4') or @LIST (a text file
-naming one path per line; relative paths are relative to its folder). A folder is a collection when it holds video
-files and no frames (image files, in it or in its origin/); a folder of frames or a VSPW video folder is one video.
-Each video is written to DIR/<name>/ (its file stem; clip, clip-2, ... when names repeat), --overlay and --preview are file
-names written into each video's folder, and DIR/manifest.jsonl has one line per video (input, output, frames,
-seconds, status: done, skipped-complete, incomplete or failed, error). A rerun skips the videos an earlier run
-completed (their summary.json, same input and model) and redoes partial ones; --overwrite redoes all. A bad video
-is recorded with its error and the run goes on; the exit status is 2 when any video failed or is incomplete.
+A collection: several INPUTs, a folder of videos, a glob pattern (quoted: 'clips/*.mp4') or @LIST (a text file naming
+one path per line; relative paths are relative to its folder). A folder is a collection when it holds video files and
+no frames (image files, in it or in its origin/); a folder of frames or a VSPW video folder is one video. Each video is
+written to DIR/<name>/ (its file stem; clip, clip-2, ... when names repeat), --overlay and --preview are file names
+written into each video's folder, and DIR/manifest.jsonl has one line per video (input, output, frames, seconds,
+status: done, skipped-complete, incomplete or failed, error). A rerun skips the videos an earlier run completed (their
+summary.json, same input and model) and redoes partial ones; --overwrite redoes all. A bad video is recorded with its
+error and the run goes on; the exit status is 2 when any video failed or is incomplete.
 Under `accelerate launch -m mrcfa segment ...` or `torchrun -m mrcfa segment ...`, each process segments a share of
 the videos (balanced by frame count) on its own device, and the main process writes the manifest.
 

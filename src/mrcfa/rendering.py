@@ -93,6 +93,7 @@ def iter_segmented_frames(
     max_frames: int | None = None,
     skip_corrupt: bool = False,
     on_skip: Callable[[str, CorruptFrameError], None] | None = None,
+    on_read: Callable[[int, str], None] | None = None,
 ) -> Iterator[SegmentedFrame]:
     """Segment the video `source` frame by frame; yields a `SegmentedFrame` per frame, in order, as soon as it is known.
 
@@ -104,6 +105,8 @@ def iter_segmented_frames(
         batch_size, device: as `mrcfa.segment_video` (the results do not depend on `batch_size`).
         max_frames, skip_corrupt: as `iter_named_frames`: only the first frames; skip unreadable frames instead of
             raising `CorruptFrameError`, calling `on_skip(name, error)` for each (default: a `UserWarning`).
+        on_read: called with `(index, name)` for each frame read, before it is segmented (frames read ahead of the
+            results, e.g. a batch in flight when reading or segmenting fails, are counted too).
 
     Raises what reading raises (`FileNotFoundError`, `VideoReadError`) and what `segment_video` raises (frames of
     different sizes, non-finite pixels): the frames yielded before stay valid.
@@ -129,6 +132,8 @@ def iter_segmented_frames(
             if _PLACE in frame.info:  # the same image object twice (a list of frames): each carries its own place
                 frame = frame.copy()
             frame.info[_PLACE] = (position, name)
+            if on_read is not None:
+                on_read(position, name)
             position += 1
             yield frame
 

@@ -14,6 +14,7 @@ What every front end draws (`mrcfa segment`, the app; per frame through `mrcfa.r
 * `frame_legend`: the classes present in a label map, largest first, with their pixel share.
 * `draw_legend`: that legend (colour swatch, class name, pixel share) and a title such as the frame index, drawn on
   an image in a translucent box scaled to the image.
+* `share_text`: a pixel share as it is shown (`41%`, `<1%` for a small class that is present).
 * `preview_image`: the frame and its overlay side by side, the legend and the frame index drawn on the overlay.
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "overlay_frame",
     "palette_for",
     "preview_image",
+    "share_text",
 ]
 
 #: Luminance (ITU-R BT.601) under which a class colour counts as dark: its boundary is drawn white, else black.
@@ -138,9 +140,18 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _share_text(share: float) -> str:
+def share_text(share: float) -> str:
+    """A share in [0, 1] as a person reads it: whole percents, `<1%` for a present class that rounds to 0 (or 1),
+    `>99%` for one that rounds to 100 while others are present; `0%` and `100%` only when exact. The legend drawn on
+    frames and the `mrcfa segment` command's last line both use it."""
     percent = 100 * share
-    return f"{percent:.0f}%" if percent >= 1 or percent == 0 else "<1%"
+    if percent <= 0 or percent >= 100:
+        return f"{percent:.0f}%"
+    if percent < 1:
+        return "<1%"
+    if percent > 99:
+        return ">99%"
+    return f"{percent:.0f}%"
 
 
 def draw_legend(
@@ -169,7 +180,7 @@ def draw_legend(
         shown = shown[:-1]
     hidden = len(entries) - len(shown)
     lines: list[tuple[tuple[int, int, int] | None, str]] = [(None, title)] if title else []
-    lines += [(tuple(entry["color"]), f"{entry['name']} {_share_text(entry['share'])}") for entry in shown]
+    lines += [(tuple(entry["color"]), f"{entry['name']} {share_text(entry['share'])}") for entry in shown]
     if hidden:
         lines.append((None, f"+{hidden} more"))
     if not lines:

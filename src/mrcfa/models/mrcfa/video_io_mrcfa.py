@@ -450,27 +450,47 @@ def probe_video(source: str | Path | list | tuple) -> VideoInfo:
 
 
 class VideoWriter:
-    """Writes RGB frames to a video file with PyAV, opened at the first frame (odd sizes lose their last row/column).
+    """Writes RGB frames to a video file with PyAV, opened at the first frame, at the frames' size.
 
     `codec`: a PyAV encoder name ("mpeg4"; "libx264" in .mp4 or "libvpx-vp9" in .webm play in browsers); `rate`: the
-    frame rate (an int or a `fractions.Fraction`). Use as a context manager, or call `close()`.
+    frame rate (an int or a `fractions.Fraction`); `pix_fmt`: the pixel format encoded. An odd width or height is
+    kept when the encoder takes it in `pix_fmt` (mpeg4 and libvpx-vp9 do in yuv420p); otherwise (libx264 in yuv420p)
+    the last row / column is dropped: `size` is the `(width, height)` written, `None` before the first frame. Use as a
+    context manager, or call `close()`.
     """
 
-    def __init__(self, path, rate, codec: str = "mpeg4", options: dict[str, str] | None = None):
+    def __init__(self, path, rate, codec: str = "mpeg4", options: dict[str, str] | None = None, pix_fmt="yuv420p"):
         try:
             import av
         except ImportError as err:
             raise ImportError("writing a video needs PyAV: pip install av (or 'mrcfa[video]').") from err
         self._av, self.path, self.rate, self.codec, self.options = av, path, rate, codec, options or {}
+        self.pix_fmt = pix_fmt
+        self.size: tuple[int, int] | None = None
         self._container = self._stream = None
+
+    def _encodes(self, width: int, height: int) -> bool:
+        """Whether the encoder opens at `width` x `height` in `pix_fmt` (tried on a codec context of its own)."""
+        context = self._av.CodecContext.create(self.codec, "w")
+        context.width, context.height, context.pix_fmt = width, height, self.pix_fmt
+        context.time_base = 1 / Fraction(self.rate)
+        context.framerate = Fraction(self.rate)
+        try:
+            context.open()
+        except (self._av.FFmpegError, ValueError):
+            return False
+        return True
 
     def write(self, rgb: np.ndarray) -> None:
         """Append one `[H, W, 3]` uint8 frame."""
         if self._stream is None:
+            height, width = rgb.shape[:2]
+            if (width % 2 or height % 2) and not self._encodes(width, height):
+                width, height = width - width % 2, height - height % 2  # e.g. libx264 takes no odd yuv420p size
             self._container = self._av.open(str(self.path), mode="w")
             self._stream = self._container.add_stream(self.codec, rate=self.rate, options=self.options)
-            self._stream.width, self._stream.height = rgb.shape[1] - rgb.shape[1] % 2, rgb.shape[0] - rgb.shape[0] % 2
-            self._stream.pix_fmt = "yuv420p"
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, self.pix_fmt
+            self.size = (width, height)
         frame = np.ascontiguousarray(rgb[: self._stream.height, : self._stream.width])
         for packet in self._stream.encode(self._av.VideoFrame.from_ndarray(frame, format="rgb24")):
             self._container.mux(packet)

@@ -2,6 +2,7 @@
 documented tolerances with the same Selective Token Masking selection, bf16 training lowers the loss, fp16 autocast
 does not overflow on large un-scaled affinities, and `run_vss.py --bf16` trains under bf16 autocast on CPU."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -130,9 +131,23 @@ def test_bf16_argmax_agreement_on_a_trained_model():
         bf16_model = _full(model.to(torch.bfloat16)(held_out.bfloat16()).logits, held_out.shape[-2:])
     top2 = expected.topk(2, dim=1).values
     assert (top2[:, 0] - top2[:, 1]).median().item() > 0.5  # measured 0.98 (2 threads), 1.38 (1 thread): decisions
+    # measured 0.9993-1.0 (autocast), 0.9985-1.0 (bf16 model) with oneDNN's AVX2 / AVX-512 kernels; 0.964 / 0.965 on
+    # a CPU with AMX, whose bf16 kernels round differently (the same machine gives 0.9993 / 0.9985 with
+    # ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16; docs/training.md, "Mixed precision")
+    bound = 0.95 if _onednn_uses_amx() else 0.99
     for actual in (autocast, bf16_model):
         agreement = (actual.argmax(1) == expected.argmax(1)).float().mean().item()
-        assert agreement >= 0.99, agreement  # measured 0.9994-1.0 (autocast), 0.9995-1.0 (bf16 model)
+        assert agreement >= bound, agreement
+
+
+def _onednn_uses_amx() -> bool:
+    """Whether oneDNN runs bf16 on AMX tiles here: the CPU has AMX-BF16 and ONEDNN_MAX_CPU_ISA does not rule it out."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags and (limit == "ALL" or "AMX" in limit)
 
 
 def test_fp16_autocast_does_not_overflow_on_large_affinities():

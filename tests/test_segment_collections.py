@@ -264,7 +264,10 @@ def test_a_video_folder_that_is_an_input_is_never_written(model_dir, videos, tmp
     code, err, _ = segment(capsys, frames, videos / "a.mp4", "--model", model_dir, "--output", tmp_path)
     assert code == 2 and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
-    assert f"{frames} holds the frames of the input {frames}: its PNGs would replace them." in err
+    assert err == (
+        f"mrcfa segment: error: --output {tmp_path} contains the input frames folder 1 {frames}: an output may not be, "
+        "contain or lie inside an input (nothing was written); choose another --output.\n"
+    )
 
 
 def test_shares_of_two_processes_are_the_run_of_one(model_dir, videos, tmp_path, capsys):

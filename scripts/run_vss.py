@@ -60,18 +60,10 @@ class ModelArguments:
         },
     )
     config_overrides: str | None = field(
-        default=None,
-        metadata={
-            "help": "Config fields to override: 'key=value,key=value' (values in JSON, e.g. depths=[1,1,1,1]) or a "
-            "JSON object."
-        },
+        default=None, metadata={"help": "Config fields: 'k=v,k=v' (JSON values, e.g. depths=[1,1,1,1]) or JSON."}
     )
     ignore_mismatched_sizes: bool = field(
-        default=False,
-        metadata={
-            "help": "Re-initialise the classifiers when the checkpoint's number of classes differs from the dataset's "
-            "(otherwise that is an error)."
-        },
+        default=False, metadata={"help": "Re-initialise the classifiers if the checkpoint's class count differs."}
     )
     revision: str = field(default="main", metadata={"help": "Hub revision of --model_name_or_path."})
     token: str | None = field(default=None, metadata={"help": "Hub token (for private models / datasets)."})
@@ -99,11 +91,7 @@ class DataArguments(SyntheticVspwArguments):
         },
     )
     eval_mode: str = field(
-        default="auto",
-        metadata={
-            "help": "'clips' (official test clips, streaming inference), 'single_frame' (each frame alone) or 'auto' "
-            "(single_frame when --num_frames 1)."
-        },
+        default="auto", metadata={"help": "'clips' (official test clips), 'single_frame' or 'auto' (by --num_frames)."}
     )
     crop_size: list[int] = field(default_factory=lambda: [480, 480], metadata={"help": "Train crop (h w)."})
     image_scale: list[int] = field(
@@ -130,10 +118,7 @@ class DataArguments(SyntheticVspwArguments):
     )
     vc_protocol: str = field(
         default="official",
-        metadata={
-            "help": "Video consistency protocol: 'official' (VC_perclip.py: videos <= 16 frames skipped, last window "
-            "left out) or 'all_windows'."
-        },
+        metadata={"help": "'official' (as VC_perclip.py: videos <= 16 frames skipped) or 'all_windows'."},
     )
 
     def __post_init__(self):

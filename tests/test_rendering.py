@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import save_tiny_model
 from PIL import Image
+from test_cli_checks import H, W, make_frames
 
 from mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaImageProcessor, segment_video
 from mrcfa.checks import check_writable_dir, check_writable_file
@@ -22,8 +23,6 @@ from mrcfa.models.mrcfa.video_io_mrcfa import VideoInfo, VideoReadError, iter_fr
 from mrcfa.rendering import SegmentedFrame, iter_segmented_frames, write_legend
 from mrcfa.video_writer import OverlayVideoWriter
 from mrcfa.visualization import colorize, draw_legend, frame_legend, overlay_frame, palette_for, preview_image
-
-H, W = 40, 70
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +35,6 @@ def loaded(model_dir):
     return MrcfaForVideoSemanticSegmentation.from_pretrained(model_dir).eval(), MrcfaImageProcessor.from_pretrained(
         model_dir
     )
-
-
-def make_frames(n, seed=0):
-    rng = np.random.default_rng(seed)
-    return [Image.fromarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)) for _ in range(n)]
 
 
 @pytest.fixture(scope="module")

@@ -30,11 +30,17 @@ _LAZY_ATTRIBUTES = {
     "MrcfaForVideoSemanticSegmentation": ".models.mrcfa.modeling_mrcfa",
     "MrcfaVideoSemanticSegmenterOutput": ".models.mrcfa.modeling_mrcfa",
     "VideoSemanticSegmentationPipeline": ".models.mrcfa.pipeline_mrcfa",
+    "MrcfaStreamError": ".models.mrcfa.session_mrcfa",
     "MrcfaStreamingBackend": ".models.mrcfa.session_mrcfa",
     "MrcfaStreamingOutput": ".models.mrcfa.session_mrcfa",
     "MrcfaVideoInferenceSession": ".models.mrcfa.session_mrcfa",
     "StreamingVideoSegmenter": ".models.mrcfa.streaming_mrcfa",
+    "streaming_step_batch": ".models.mrcfa.session_mrcfa",
+    "VideoFailed": ".models.mrcfa.streaming_mrcfa",
+    "VideoFinished": ".models.mrcfa.streaming_mrcfa",
+    "VideoFrameResult": ".models.mrcfa.streaming_mrcfa",
     "segment_video": ".models.mrcfa.streaming_mrcfa",
+    "segment_videos": ".models.mrcfa.streaming_mrcfa",
     "VideoSegmentationMetrics": ".metrics",
     "evaluate_module_path": ".metrics",
 }
@@ -67,17 +73,23 @@ __all__ = [
     "MrcfaConfig",
     "MrcfaForVideoSemanticSegmentation",
     "MrcfaImageProcessor",
+    "MrcfaStreamError",
     "MrcfaStreamingBackend",
     "MrcfaStreamingOutput",
     "MrcfaVideoInferenceSession",
     "MrcfaVideoProcessor",
     "MrcfaVideoSemanticSegmenterOutput",
     "StreamingVideoSegmenter",
+    "VideoFailed",
+    "VideoFinished",
+    "VideoFrameResult",
     "VideoSegmentationMetrics",
     "VideoSemanticSegmentationPipeline",
     "evaluate_module_path",
     "register",
     "segment_video",
+    "segment_videos",
+    "streaming_step_batch",
 ]
 
 if TYPE_CHECKING:
@@ -86,8 +98,21 @@ if TYPE_CHECKING:
     from .models.mrcfa.image_processing_mrcfa import MrcfaImageProcessor, MrcfaVideoProcessor
     from .models.mrcfa.modeling_mrcfa import MrcfaForVideoSemanticSegmentation, MrcfaVideoSemanticSegmenterOutput
     from .models.mrcfa.pipeline_mrcfa import VideoSemanticSegmentationPipeline
-    from .models.mrcfa.session_mrcfa import MrcfaStreamingBackend, MrcfaStreamingOutput, MrcfaVideoInferenceSession
-    from .models.mrcfa.streaming_mrcfa import StreamingVideoSegmenter, segment_video
+    from .models.mrcfa.session_mrcfa import (
+        MrcfaStreamError,
+        MrcfaStreamingBackend,
+        MrcfaStreamingOutput,
+        MrcfaVideoInferenceSession,
+        streaming_step_batch,
+    )
+    from .models.mrcfa.streaming_mrcfa import (
+        StreamingVideoSegmenter,
+        VideoFailed,
+        VideoFinished,
+        VideoFrameResult,
+        segment_video,
+        segment_videos,
+    )
 
 _registered = False
 

@@ -16,9 +16,13 @@ its official test clip `test_clip_indices(i)` (video_clips_mrcfa.py), made of fr
 gets its prediction at once, and frames must come in order. The logits equal `model(clip).logits` of that clip
 (float rounding, <= 1e-5), with one encoder pass per frame instead of one per clip frame.
 
+Several videos advance in lockstep as one batch with `streaming_step_batch(model, sessions, frames)`: the next
+frame of each session, the encoder running once over all of them and the temporal head over all their full clips
+(sessions of different input sizes are grouped by size). Each session's logits equal those of its own steps.
+
 `MrcfaStreamingBackend` is what a model must provide for it: the PyTorch `MrcfaForVideoSemanticSegmentation` and
-`mrcfa.onnx_runtime.OnnxStreamingModel` both implement it, and both run `streaming_step` / `propagate_in_video`
-below, the one implementation of the session logic.
+`mrcfa.onnx_runtime.OnnxStreamingModel` both implement it, and both run `streaming_step` /
+`streaming_step_batch` / `propagate_in_video` below, the one implementation of the session logic.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from .modeling_mrcfa_head import MrcfaFrameFeatures
 from .video_clips_mrcfa import test_clip_indices
 
 __all__ = [
+    "MrcfaStreamError",
     "MrcfaStreamingBackend",
     "MrcfaStreamingOutput",
     "MrcfaVideoInferenceSession",
     "propagate_in_video",
     "streaming_step",
+    "streaming_step_batch",
 ]
 
 
@@ -207,9 +213,15 @@ def _check_session(session: object) -> None:
     loaded with `trust_remote_code`, the model, the processor and the pipeline each get their own copy of this module
     (transformers loads every entry file with its imports apart), so a session may come from another copy."""
     if not all(hasattr(session, name) for name in ("cache", "next_frame_idx", "input_size", "processed_frames")):
+        several = isinstance(session, (list, tuple)) and session and all(hasattr(s, "cache") for s in session)
         raise TypeError(
             "inference_session must be an MrcfaVideoInferenceSession (processor.init_video_session()), got "
-            f"{type(session).__name__}."
+            f"{type(session).__name__}"
+            + (
+                ": to advance several videos at once, use streaming_step_batch(model, sessions, frames)."
+                if several
+                else "."
+            )
         )
 
 
@@ -218,14 +230,31 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
+@dataclass
+class _Push:
+    """One session's part of a step: its checked frames `[n, 3, H, W]`, the index of the first one in the video and
+    the video's input size."""
+
+    session: MrcfaVideoInferenceSession
+    pixel_values: torch.Tensor
+    first: int
+    input_size: tuple[int, int]
+
+
 def _frames(
     session: MrcfaVideoInferenceSession,
     backend: MrcfaStreamingBackend,
     frame: torch.Tensor | Sequence[torch.Tensor] | None,
     frame_idx: int | None,
-) -> tuple[torch.Tensor, int]:
-    """The step's frames `[N, 3, H, W]` (checked, on the inference device, in the backend's dtype) and the index
-    of the first one. The checks of the model input of a session step (the model's forward checks clips)."""
+) -> _Push:
+    """The step's frames `[N, 3, H, W]` (checked, on the inference device, in the backend's dtype), the index of the
+    first one and the input size, without changing the session. The checks of the model input of a session step (the
+    model's forward checks clips)."""
+    if not _same_device(session.inference_device, torch.device(backend.device)):
+        raise ValueError(
+            f"the session's inference_device is {session.inference_device} but the model runs on {backend.device}: "
+            "create the session with inference_device=model.device."
+        )
     expected = session.next_frame_idx
     if frame_idx is not None and frame_idx != expected:
         raise ValueError(
@@ -290,8 +319,78 @@ def _frames(
             f"frame {bad[0]} of the video has NaN or infinite pixel values"
             f"{f' (frames {bad})' if len(bad) > 1 else ''}: every pixel must be a finite number."
         )
-    session.input_size = input_size  # the session changes only once the frames are accepted
-    return pixel_values, expected
+    return _Push(session, pixel_values, expected, input_size)
+
+
+def _advance(backend: MrcfaStreamingBackend, pushes: list[_Push], clip_batch_size: int | None) -> list[torch.Tensor]:
+    """Run one step of the sessions of `pushes` (accepted frames of one input size): their frames encoded as one
+    batch, cached, predicted, and the caches trimmed. Returns each push's logits `[n, num_labels, H/4, W/4]`.
+
+    Frames predicted alone (the first ones of a video) take their per-frame logits; the others go through the
+    temporal head, `clip_batch_size` clips per call (`None`: all of the step's clips of one length in one call).
+    """
+    offsets = tuple(backend.config.reference_offsets)
+    # (push, frame index) -> its clip, in push order then frame order
+    clips = {
+        (k, index): test_clip_indices(index, offsets)
+        for k, push in enumerate(pushes)
+        for index in range(push.first, push.first + len(push.pixel_values))
+    }
+    # the per-frame logits serve only the frames predicted alone (the first ones of a video)
+    alone = any(len(clip) == 1 for clip in clips.values())
+    pixel_values = pushes[0].pixel_values if len(pushes) == 1 else torch.cat([p.pixel_values for p in pushes])
+    features = backend.encode_stream_frames(pixel_values, frame_logits=alone)
+    row = 0
+    for push in pushes:
+        session = push.session
+        # the cache lives on the inference_state_device (features move there and back only when it differs)
+        elsewhere = not _same_device(session.inference_state_device, session.inference_device)
+        for index in range(push.first, push.first + len(push.pixel_values)):
+            session.cache[index] = _moved(features.index(row), session.inference_state_device if elsewhere else None)
+            row += 1
+        session.next_frame_idx = push.first + len(push.pixel_values)
+        session.input_size = push.input_size
+
+    def cached(k: int, index: int) -> MrcfaFrameFeatures:
+        session = pushes[k].session
+        elsewhere = not _same_device(session.inference_state_device, session.inference_device)
+        return _moved(session.cache[index], session.inference_device if elsewhere else None)
+
+    logits: dict[tuple[int, int], torch.Tensor] = {}
+    by_length: dict[int, list[tuple[int, int]]] = {}  # clips of one length (number of references) run together
+    for key, clip in clips.items():
+        if len(clip) == 1:
+            logits[key] = cached(*key).logits
+        else:
+            by_length.setdefault(len(clip), []).append(key)
+    for keys in by_length.values():
+        step = clip_batch_size or len(keys)
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            targets = [cached(*key) for key in chunk]
+            references = MrcfaFrameFeatures.stack(
+                [MrcfaFrameFeatures.stack([cached(k, j) for j in clips[(k, index)][:-1]]) for k, index in chunk]
+            )
+            size = (2 * targets[0].fused_eighth.shape[-2], 2 * targets[0].fused_eighth.shape[-1])  # the 1/4 grid
+            predicted = backend.stream_target_logits(MrcfaFrameFeatures.stack(targets), references, size)
+            logits.update(zip(chunk, predicted))
+
+    horizon = -min(offsets)  # a clip reaches back at most this many frames
+    for k, push in enumerate(pushes):
+        session = push.session
+        for index in list(session.cache):
+            later_targets = range(session.next_frame_idx, index + horizon + 1)
+            if not any(index in test_clip_indices(t, offsets) for t in later_targets):
+                del session.cache[index]  # no later clip needs it
+            elif (k, index) in clips:  # predicted: from now on the frame only serves as a reference
+                kept = session.cache[index]
+                session.cache[index] = MrcfaFrameFeatures(
+                    reference_tokens=kept.reference_tokens, value_tokens=kept.value_tokens
+                )
+    return [
+        torch.stack([logits[(k, index)] for index in range(push.first, push.first + len(push.pixel_values))])
+        for k, push in enumerate(pushes)
+    ]
 
 
 def streaming_step(
@@ -313,52 +412,100 @@ def streaming_step(
         `MrcfaStreamingOutput` with `logits` `[N, num_labels, H/4, W/4]` and `frame_idx`.
     """
     _check_session(inference_session)
-    session = inference_session
-    if not _same_device(session.inference_device, torch.device(backend.device)):
-        raise ValueError(
-            f"the session's inference_device is {session.inference_device} but the model runs on {backend.device}: "
-            "create the session with inference_device=model.device."
-        )
     with torch.no_grad():
-        pixel_values, first = _frames(session, backend, frame, frame_idx)
-        offsets = tuple(backend.config.reference_offsets)
-        indices = range(first, first + len(pixel_values))
-        clips = {index: test_clip_indices(index, offsets) for index in indices}
-        # the per-frame logits serve only the frames predicted alone (the first ones of a video)
-        alone = any(len(clip) == 1 for clip in clips.values())
-        features = backend.encode_stream_frames(pixel_values, frame_logits=alone)
-        # the cache lives on the inference_state_device (features move there and back only when it differs)
-        elsewhere = not _same_device(session.inference_state_device, session.inference_device)
-        for k, index in enumerate(indices):
-            session.cache[index] = _moved(features.index(k), session.inference_state_device if elsewhere else None)
-        session.next_frame_idx = first + len(pixel_values)
-
-        def cached(index: int) -> MrcfaFrameFeatures:
-            return _moved(session.cache[index], session.inference_device if elsewhere else None)
-
+        push = _frames(inference_session, backend, frame, frame_idx)
         # Encoding is batched; the temporal head runs one clip at a time: its [B*R*s, c, H/8, W/8] affinity maps are
-        # memory-bound, and one clip's maps stay in cache (batching clips made it ~3x slower per frame on CPU).
-        logits = []
-        for index, clip in clips.items():
-            target = cached(index)
-            if len(clip) == 1:
-                logits.append(target.logits)
-                continue
-            references = MrcfaFrameFeatures.stack([MrcfaFrameFeatures.stack([cached(j) for j in clip[:-1]])])
-            size = (2 * target.fused_eighth.shape[-2], 2 * target.fused_eighth.shape[-1])  # the 1/4 grid
-            logits.append(backend.stream_target_logits(MrcfaFrameFeatures.stack([target]), references, size)[0])
+        # memory-bound, and one clip's maps stay in cache (batching clips made it ~3x slower per frame on CPU before
+        # the refinement ran in chunks; since then it is about even: docs/deployment.md, "Several videos at once").
+        (logits,) = _advance(backend, [push], clip_batch_size=1)
+    return MrcfaStreamingOutput(logits=logits, frame_idx=push.first)
 
-        horizon = -min(offsets)  # a clip reaches back at most this many frames
-        for index in list(session.cache):
-            later_targets = range(session.next_frame_idx, index + horizon + 1)
-            if not any(index in test_clip_indices(t, offsets) for t in later_targets):
-                del session.cache[index]  # no later clip needs it
-            elif index in clips:  # predicted: from now on the frame only serves as a reference
-                kept = session.cache[index]
-                session.cache[index] = MrcfaFrameFeatures(
-                    reference_tokens=kept.reference_tokens, value_tokens=kept.value_tokens
-                )
-    return MrcfaStreamingOutput(logits=torch.stack(logits), frame_idx=first)
+
+class MrcfaStreamError(ValueError):
+    """The frame(s) given for one session of `streaming_step_batch` were refused; no session changed.
+
+    Attributes:
+        stream (`int`): the position of that session in the step's `inference_sessions`.
+    """
+
+    def __init__(self, stream: int, message: str):
+        super().__init__(message)
+        self.stream = stream
+
+
+def streaming_step_batch(
+    backend: MrcfaStreamingBackend,
+    inference_sessions: Sequence[MrcfaVideoInferenceSession],
+    frames: Sequence[torch.Tensor | Sequence[torch.Tensor] | None] | None = None,
+    *,
+    clip_batch_size: int | None = None,
+) -> list[MrcfaStreamingOutput]:
+    """Advance several videos in lockstep, as one batch: the next frame of each session, predicted as its own
+    `streaming_step` would (the same logits up to float rounding, <= 1e-5).
+
+    The sessions' frames of one input size are encoded in one `encode_stream_frames` call (`[S, 3, H, W]` for `S`
+    sessions of that size), and the targets among them that have a full clip go through the temporal head together
+    (`stream_target_logits` on `[B]` targets and `[B, R]` references); targets predicted alone (frames 0-2 of a video
+    with the official offsets) take their per-frame logits. Sessions of different input sizes cannot share a batch:
+    each size is a group of its own, run one after the other. Any `MrcfaStreamingBackend` works, the PyTorch model and
+    `mrcfa.onnx_runtime.OnnxStreamingModel` (its graphs have a dynamic batch) alike.
+
+    Args:
+        backend: the model (`MrcfaStreamingBackend`).
+        inference_sessions: `S` distinct sessions, each of one video (updated in place).
+        frames: one entry per session, what `streaming_step` takes as `frame`: the session's next frame `[3, H, W]`
+            (a `[S, 3, H, W]` tensor gives one frame per session), several consecutive frames of it (`[n, 3, H, W]` or
+            a list), or `None` for the next frame of a preloaded video. `None` (the default): `None` for every session.
+        clip_batch_size: clips per temporal-head call (default: all of a group's clips at once; `1` runs them one by
+            one, as `streaming_step` does).
+
+    Returns:
+        One `MrcfaStreamingOutput` per session, in order (`logits` `[n, num_labels, H/4, W/4]`, `frame_idx`).
+
+    Raises:
+        MrcfaStreamError: a session's frames were refused (the message says which session and why; `.stream` is its
+            position). Everything is checked before any session changes, so after the error no session has moved:
+            the step can be run again without that session.
+    """
+    sessions = list(inference_sessions) if isinstance(inference_sessions, Sequence) else None
+    if not sessions:
+        raise ValueError(
+            "inference_sessions must be a non-empty list of MrcfaVideoInferenceSession (one per video), got "
+            f"{type(inference_sessions).__name__}{'' if sessions is None else ' with no sessions'}."
+        )
+    for session in sessions:
+        _check_session(session)
+    if len({id(session) for session in sessions}) != len(sessions):
+        raise ValueError("a session appears twice in inference_sessions: each video advances once per step.")
+    if frames is None:
+        frames = [None] * len(sessions)
+    elif isinstance(frames, torch.Tensor) and frames.ndim == 4 or isinstance(frames, Sequence):
+        frames = list(frames)
+    else:
+        raise ValueError(
+            "frames must hold one entry per session (a [3, H, W] frame, consecutive frames, or None for a preloaded "
+            f"video), got {type(frames).__name__}."
+        )
+    if len(frames) != len(sessions):
+        raise ValueError(f"frames has {len(frames)} entries for {len(sessions)} sessions: give one per session.")
+    if clip_batch_size is not None and clip_batch_size < 1:
+        raise ValueError(f"clip_batch_size must be >= 1 or None, got {clip_batch_size}.")
+    if isinstance(backend, torch.nn.Module) and backend.training:
+        raise ValueError("streaming inference runs in eval mode: call model.eval() first.")
+    with torch.no_grad():
+        pushes = []
+        for k, (session, frame) in enumerate(zip(sessions, frames)):
+            try:
+                pushes.append(_frames(session, backend, frame, None))
+            except ValueError as err:
+                raise MrcfaStreamError(k, f"stream {k}: {err}") from err
+        groups: dict[tuple[int, int], list[int]] = {}  # input size -> positions of its sessions
+        for k, push in enumerate(pushes):
+            groups.setdefault(push.input_size, []).append(k)
+        logits: dict[int, torch.Tensor] = {}
+        for members in groups.values():
+            logits.update(zip(members, _advance(backend, [pushes[k] for k in members], clip_batch_size)))
+    return [MrcfaStreamingOutput(logits=logits[k], frame_idx=push.first) for k, push in enumerate(pushes)]
 
 
 def propagate_in_video(

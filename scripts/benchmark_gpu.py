@@ -11,6 +11,9 @@ Measured (random weights; `mrcfa.benchmarking.time_interleaved`, synchronised wi
                  (fp32; bf16 = bf16 autocast) and each batch size (frames encoded together), against transformers'
                  `SegformerForSemanticSegmentation` of the same size on batches of single images: frames per
                  second and the per-frame time ratio MRCFA / SegFormer;
+  * streams    - `mrcfa.segment_videos` with N = 1, 2, 4 videos streamed in lockstep as one batch (`--streams`;
+                 `--stream_videos` videos of `--frames` frames, on the device), for each precision: frames per second
+                 (`mrcfa.benchmarking.measure_streams`), with each frame's logits against N = 1's;
   * clip       - `model(clip)`, one clip of T = num_clips frames, against SegFormer on one frame;
   * train      - one optimiser step (forward with the official loss, backward, AdamW with the official parameter
                  groups) at batch 2, T = 4, 480x480 crops, fp32 and bf16 autocast, with the peak memory
@@ -36,7 +39,7 @@ from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 import mrcfa
 from mrcfa import MrcfaConfig, MrcfaForVideoSemanticSegmentation, segment_video
-from mrcfa.benchmarking import set_threads, synchronize, time_call, time_interleaved
+from mrcfa.benchmarking import measure_streams, set_threads, synchronize, time_call, time_interleaved
 from mrcfa.models.mrcfa.video_clips_mrcfa import test_clip_indices
 
 TINY = dict(
@@ -99,6 +102,26 @@ def streaming_section(model, segformer, frames, args, device) -> dict:
             }
         results[precision] = entry
         print(f"streaming {precision}: {json.dumps(entry)}", flush=True)
+    return results
+
+
+def streams_section(model, frames, args, device) -> dict:
+    """`segment_videos` with each number of `args.streams`, per precision: one row per number of streams."""
+    # `stream_videos` videos, each the video started at another frame (one input size: a full batch of each size)
+    videos = [frames[k:] + frames[:k] for k in range(0, args.stream_videos * 3, 3)]
+    results = {}
+    for precision in args.precisions:
+        rows = measure_streams(
+            model,
+            videos,
+            args.streams,
+            repeats=args.repeats,
+            warmup=1,
+            device=device,
+            context=lambda precision=precision: autocast(device, precision),
+        )
+        results[precision] = {f"streams{row['streams']}": row for row in rows}
+        print(f"streams {precision}: {json.dumps(results[precision])}", flush=True)
     return results
 
 
@@ -259,6 +282,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train_batch", type=int, default=2)
     parser.add_argument("--frames", type=int, default=None, help="video length for streaming (default 40)")
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4], help="videos streamed together")
+    parser.add_argument("--stream_videos", type=int, default=4, help="videos of the streams section")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=sorted(PRECISIONS))
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -300,6 +325,8 @@ def main(argv: list[str] | None = None) -> dict:
             "segformer_parameters_millions": round(sum(p.numel() for p in segformer.parameters()) / 1e6, 2),
             "size": list(args.size),
             "frames": args.frames,
+            "streams": args.streams,
+            "stream_videos": args.stream_videos,
             "repeats": args.repeats,
             "precisions": args.precisions,
         }
@@ -307,6 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     with torch.no_grad():
         run_section(results, "streaming", lambda: streaming_section(model, segformer, frames, args, device))
+        run_section(results, "streams", lambda: streams_section(model, frames, args, device))
         run_section(results, "clip_forward", lambda: clip_section(model, segformer, frames, args, device))
     run_section(results, "checks", lambda: checks_section(model, frames, args, device))
     run_section(results, "pipeline", lambda: pipeline_section(model, args, device))

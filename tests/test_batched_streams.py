@@ -305,3 +305,17 @@ def test_single_session_step_runs_one_clip_per_call(model, videos, alone, monkey
         [streaming_step_batch(model, [session], [videos[1][i : i + 4]])[0].logits for i in range(0, 14, 4)]
     )
     assert max_error(list(logits), alone[1]) <= 1e-5 and clips == [1, 4, 4, 2]
+
+
+def test_frames_before_one_the_processor_refuses_are_predicted(model):
+    processor = MrcfaImageProcessor(size={"longest_edge": 96, "shortest_edge": 64})
+    rng = np.random.default_rng(6)
+    frames = [rng.integers(0, 256, (40, 70, 3)).astype(np.float32) for _ in range(7)]
+    frames[4][0, 0, 0] = np.nan
+    events = list(segment_videos(model, [frames, frames[:3]], processor=processor, streams=2, batch_size=3))
+    results, final = per_video(events)
+    assert isinstance(final[0], VideoFailed) and final[0].num_frames == 4  # frame 3 of the step [3, 4, 5] too
+    assert str(final[0].error).startswith("frame 4 of the video")
+    assert isinstance(final[1], VideoFinished) and final[1].num_frames == 3
+    expected = list(segment_video(model, frames[:4], processor=processor))
+    assert all(torch.equal(a, e) for a, e in zip(results[0], expected))

@@ -15,14 +15,23 @@ def test_benchmark_gpu_runs_tiny_on_cpu(tmp_path, monkeypatch):
     benchmark_gpu.main(["--device", "cpu", "--tiny", "--repeats", "1", "--frames", "10", "--output", str(output)])
     results = json.loads(output.read_text())
     assert results["environment"]["device"] == "cpu" and results["environment"]["size"] == [64, 96]
-    for section in ("streaming", "clip_forward", "checks", "pipeline", "train_step"):
+    for section in ("streaming", "streams", "clip_forward", "checks", "pipeline", "train_step"):
         assert "error" not in results[section], results[section].get("traceback")
     for precision in ("fp32", "bf16"):
         for batch in ("batch1", "batch4"):
             entry = results["streaming"][precision][batch]
             assert entry["mrcfa_streaming_fps"] > 0 and entry["segformer_fps"] > 0
         assert results["clip_forward"][precision]["ratio_clip_over_segformer_frame"] > 0
+        # several videos in lockstep: 4 videos of 10 frames, every frame predicted for each number of streams
+        rows = results["streams"][precision]
+        assert [rows[f"streams{n}"]["streams"] for n in (1, 2, 4)] == [1, 2, 4]
+        assert all(
+            rows[f"streams{n}"]["frames"] == 40 and rows[f"streams{n}"]["frames_per_second"] > 0 for n in (1, 2, 4)
+        )
         assert results["train_step"][precision]["seconds_per_step_median"] > 0
+    for n in (2, 4):  # fp32: the logits of each video streamed alone
+        assert results["streams"]["fp32"][f"streams{n}"]["max_abs_logits_vs_first"] <= 1e-5
+        assert results["streams"]["fp32"][f"streams{n}"]["labels_equal_first"]
     checks = results["checks"]
     assert checks["stream_vs_clip_max_abs"] <= 1e-5
     for precision in ("bf16", "fp16"):

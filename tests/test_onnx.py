@@ -148,6 +148,30 @@ def test_onnx_runner_drives_the_session(exported_a, converted_a, ref_a):
     assert max((a - b).abs().max().item() for a, b in zip(propagated, stepped)) <= 1e-6
 
 
+@pytest.mark.slow
+def test_onnx_runner_streams_several_videos_as_one_batch(exported_a, ref_a):
+    """`segment_videos` / `streaming_step_batch` on the ONNX graphs (dynamic batch): each video as it streams alone."""
+    from mrcfa import segment_videos
+    from mrcfa.onnx_runtime import OnnxStreamingModel
+
+    runner = OnnxStreamingModel(exported_a, threads=1)
+    videos = [_video(ref_a)[:11], _video(ref_a, (96, 128))[:5], _video(ref_a)[3:16], _video(ref_a, (96, 128))]
+    calls = []
+    encode = runner.encode_stream_frames
+    runner.encode_stream_frames = lambda x, **kw: calls.append(x.shape[0]) or encode(x, **kw)
+    results = {}
+    for event in segment_videos(runner, videos, streams=3, output="logits"):
+        if hasattr(event, "result"):
+            results.setdefault(event.video_index, []).append(event.result)
+        else:
+            assert event.num_frames == len(videos[event.video_index]), event
+    assert max(calls) == 2  # two videos of one size at once
+    for k, video in enumerate(videos):
+        alone = list(segment_video(runner, video, output="logits"))
+        error = max((a - e).abs().max().item() for a, e in zip(results[k], alone))
+        assert len(results[k]) == len(video) and error <= 1e-5, (k, error)
+
+
 def test_export_onnx_command_errors(tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")

@@ -11,6 +11,9 @@ measured in the same run, timed the same way:
 `time_interleaved` warms every function up, then times them in turns (a, b, a, b, ...) so that a slow drift of the
 machine (clock boost, another process) affects all of them alike, and keeps every time; `Timing.median` is what the
 reports use. On CUDA, pass `device` so that each call is timed up to the end of its kernels.
+
+`measure_streams` times `mrcfa.segment_videos` over the same videos for several numbers of streams (videos advanced
+together as one batch), in turns, and checks the predictions against the first number's.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Timing", "report", "set_threads", "synchronize", "time_call", "time_interleaved"]
+__all__ = ["Timing", "measure_streams", "report", "set_threads", "synchronize", "time_call", "time_interleaved"]
 
 
 def set_threads(threads: int | None) -> int:
@@ -121,3 +124,72 @@ def report(
         for key, value in values.items():
             print(f"  ratio {key:<{width}}  {value:7.3f}", file=file)
     return values
+
+
+def measure_streams(
+    model: Any,
+    videos: Sequence[Sequence[Any]],
+    streams: Sequence[int] = (1, 2, 4),
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    device: Any = None,
+    context: Callable[[], Any] | None = None,
+    **segment_kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Frames per second of `mrcfa.segment_videos(model, videos, streams=n, output="logits")` for each `n` of
+    `streams`, timed in turns (`time_interleaved`), each call over all of `videos`.
+
+    Args:
+        model: an `MrcfaStreamingBackend`. videos: preprocessed videos (lists of `[3, H, W]` frames) or anything
+            `segment_videos` takes with `segment_kwargs` (e.g. `processor=`).
+        context: a factory of the context each call runs in (e.g. `lambda: torch.autocast("cuda", torch.bfloat16)`).
+
+    Returns:
+        One row per `n`: `streams`, `frames`, `seconds` (median over the repeats), `frames_per_second`,
+        `ms_per_frame`, `speedup` (frames per second over the first row's), `max_abs_logits_vs_first` and
+        `labels_equal_first` (the argmax of every frame's logits equals the first row's).
+    """
+    import contextlib
+
+    from .models.mrcfa.streaming_mrcfa import VideoFrameResult, segment_videos
+
+    def run(n: int) -> dict[tuple[int, int], Any]:
+        results = {}
+        with (context or contextlib.nullcontext)():
+            for event in segment_videos(model, videos, streams=n, output="logits", **segment_kwargs):
+                if not isinstance(event, VideoFrameResult):
+                    if getattr(event, "error", None) is not None:
+                        raise RuntimeError(f"video {event.video_index} failed: {event.error}") from event.error
+                    continue
+                results[event.video_index, event.frame_index] = event.result
+        return results
+
+    timings = time_interleaved(
+        {f"{n} streams": (lambda n=n: run(n)) for n in streams}, repeats=repeats, warmup=warmup, device=device
+    )
+    first = timings[f"{streams[0]} streams"]
+    rows = []
+    for n in streams:
+        timing = timings[f"{n} streams"]
+        frames = len(timing.result)
+        if timing.result.keys() != first.result.keys():
+            raise RuntimeError(f"{n} streams predicted other frames than {streams[0]}.")
+        keys = list(first.result)
+        rows.append(
+            {
+                "streams": n,
+                "frames": frames,
+                "seconds": round(timing.median, 4),
+                "frames_per_second": round(frames / timing.median, 3),
+                "ms_per_frame": round(1e3 * timing.median / frames, 3),
+                "speedup": round(first.median / timing.median, 3),
+                "max_abs_logits_vs_first": max(
+                    (timing.result[k].float() - first.result[k].float()).abs().max().item() for k in keys
+                ),
+                "labels_equal_first": all(
+                    bool((timing.result[k].argmax(0) == first.result[k].argmax(0)).all()) for k in keys
+                ),
+            }
+        )
+    return rows

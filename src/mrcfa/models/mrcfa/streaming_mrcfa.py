@@ -318,8 +318,9 @@ def segment_videos(
         * `VideoFailed(video_index, video, error, num_frames)`: the video stopped on `error`, after `num_frames`
           predicted frames: it cannot be opened or read (`FileNotFoundError` for a missing path, `VideoReadError`
           for a corrupt file or frame), is not a video (`TypeError`), has no frames, or a frame was refused by the processor or the model (`ValueError` naming the
-          frame). The frames read before a read error are predicted first; a refused frame ends the video with the
-          other frames of its step (with `batch_size` > 1) unpredicted. The other videos go on.
+          frame). The frames before a read error or a frame the processor refuses are predicted first; a frame
+          the model refuses (wrong size, NaN) takes the other frames of its step (with `batch_size` > 1) with it.
+          The other videos go on.
 
         Every video gets exactly one `VideoFinished` or `VideoFailed`, after its last `VideoFrameResult`. Errors that
         are not a video's own (the model failing, `KeyboardInterrupt`, `videos` itself failing) stop the generator.

@@ -201,8 +201,8 @@ def test_a_frame_the_model_refuses_ends_only_its_video(model, videos, alone):
 def test_each_stream_keeps_a_bounded_cache(model, videos, monkeypatch):
     seen = []
 
-    def step(backend, sessions, frames):
-        outputs = streaming_step_batch(backend, sessions, frames)
+    def step(backend, sessions, frames, **kwargs):
+        outputs = streaming_step_batch(backend, sessions, frames, **kwargs)
         seen.append([(s.next_frame_idx, s.cached_frame_indices) for s in sessions])
         return outputs
 

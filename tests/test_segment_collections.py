@@ -5,6 +5,7 @@ tail of a truncated video, small shares shown as "<1%", the middle frame as prev
 sizes kept by the overlay."""
 
 import filecmp
+import functools
 import json
 import os
 import shutil
@@ -84,14 +85,15 @@ def summary(folder):
 
 
 def assert_same_results(a, b):
-    """Every file of the two output folders is byte-identical, but summary.json's time and the manifest's."""
+    """Every file of the two output folders is byte-identical, but summary.json's time and the manifest's (and
+    paths under the folder, in summary.json)."""
     a, b = Path(a), Path(b)
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for name in files:
         if name.name == "summary.json":
-            first, second = summary(a / name.parent), summary(b / name.parent)
-            assert {**first, "seconds": 0} == {**second, "seconds": 0}, name
+            first = json.loads((a / name).read_text().replace(str(a), str(b)))  # the overlay's path: under b
+            assert {**first, "seconds": 0} == {**summary(b / name.parent), "seconds": 0}, name
         elif name.name != "manifest.jsonl":
             assert filecmp.cmp(a / name, b / name, shallow=False), name
 
@@ -247,6 +249,7 @@ def test_collection_arguments_are_checked_first(model_dir, videos, tmp_path, cap
                                             "file name written into each video's folder under --output (e.g. "
                                             "--overlay o.mp4), not a path."),
         (["--preview", "sub/p.png"], "--preview sub/p.png: with several videos, --preview is a file name"),
+        (["--streams", "0"], "--streams must be >= 1, got 0."),
     ]  # fmt: skip
     for extra, message in cases:
         code, err, _ = segment(capsys, videos, "--model", model_dir, "--output", tmp_path / "out", *extra)
@@ -305,6 +308,110 @@ def test_shares_of_two_processes_are_the_run_of_one(model_dir, videos, tmp_path,
     }  # fmt: skip
 
 
+# -------------------------------------------------------------------------- batched streams (--streams N)
+@pytest.fixture
+def mixed(tmp_path, videos):
+    """Videos of two sizes and four kinds: files with and without a frame count, a folder of frames, a bad file and
+    a truncated video (its header declares 40 frames, 9 are left)."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("a.mp4", "c.mp4", "d.mkv"):
+        shutil.copy(videos / name, folder / name)
+    frames = tmp_path / "frames"  # another size: 64x48, five frames named by their time
+    frames.mkdir()
+    for i, frame in enumerate(random_frames(5, seed=7, size=(64, 48))):
+        Image.fromarray(frame).save(frames / f"t{i * 40}.png")
+    (folder / "bad.mp4").write_bytes(b"\x00 not a video")
+    truncated = write_video(folder / "truncated.avi", 40, seed=3)
+    with av.open(str(truncated)) as container:
+        positions = [packet.pos for packet in container.demux(video=0) if packet.size]
+    truncated.write_bytes(truncated.read_bytes()[: positions[9]])
+    return [folder / "a.mp4", folder / "bad.mp4", folder / "c.mp4", frames, folder / "d.mkv", truncated]
+
+
+def test_streams_write_what_one_stream_writes(model_dir, mixed, tmp_path, capsys, monkeypatch):
+    """`--streams 3` over videos of two sizes, a bad and a truncated one: every file is byte-identical to `--streams
+    1` (which is the one-video path: test_collection_with_a_bad_video_then_resume), the manifest the same, and the
+    encoder did see three videos at once."""
+    from mrcfa.models.mrcfa import streaming_mrcfa
+
+    batched = []
+
+    def step(backend, sessions, frames, **kwargs):
+        batched.append(len(sessions))
+        return streaming_step_batch(backend, sessions, frames, **kwargs)
+
+    streaming_step_batch = streaming_mrcfa.streaming_step_batch
+    monkeypatch.setattr(streaming_mrcfa, "streaming_step_batch", step)
+    runs = {}
+    for streams in (1, 3):
+        out = tmp_path / f"streams{streams}"
+        batched.clear()
+        code, err, stdout = segment(capsys, *mixed, "--model", model_dir, "--output", out, "--streams", streams,
+                                    "--overlay", "overlay.mp4", "--preview", "preview.png")  # fmt: skip
+        assert code == 2 and "2 of 6 videos failed or are incomplete" in error_line(err)
+        assert max(batched) == streams
+        runs[streams] = [{**r, "seconds": 0} for r in manifest(out)]
+    assert [r["status"] for r in runs[3]] == ["done", "failed", "done", "done", "done", "incomplete"]
+    assert [r["frames"] for r in runs[3]] == [4, 0, 12, 5, 12, 9]
+    assert runs[3] == [{**r, "output": r["output"].replace("streams1", "streams3")} for r in runs[1]]
+    assert sorted(p.name for p in (tmp_path / "streams3" / "frames").glob("*.png")) == sorted(
+        [f"t{i * 40}.png" for i in range(5)] + ["preview.png"]
+    )
+    assert summary(tmp_path / "streams3" / "truncated")["frames_missing"] == {"first": 9, "last": 39}
+    assert_same_results(tmp_path / "streams1", tmp_path / "streams3")
+
+
+def test_streams_survive_a_failing_model_and_an_interruption(model_dir, videos, tmp_path, monkeypatch):
+    """The model failing on one step ends the two videos in flight with its error (their summaries say so) and the
+    run goes on; an interruption leaves the open videos incomplete; the reruns redo them to the results of a clean
+    run."""
+    from mrcfa.models.mrcfa import streaming_mrcfa
+
+    model, processor = load_model(str(model_dir))
+    items = name_videos(list_videos([str(videos)])[0])  # a, b, c, d, e: 4, 4, 12, 12, 4 frames
+    options = SegmentationOptions(model_name=str(model_dir), progress=False)
+    clean = tmp_path / "clean"
+    segment_collection(model, processor, items, clean, options)
+    real, calls = streaming_mrcfa.streaming_step_batch, []
+
+    def failing(backend, sessions, frames, fail_at, error, **kwargs):
+        calls.append(len(sessions))
+        if len(calls) == fail_at:
+            raise error
+        return real(backend, sessions, frames, **kwargs)
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(streaming_mrcfa, "streaming_step_batch", functools.partial(
+        failing, fail_at=7, error=RuntimeError("CUDA error: device lost")))  # fmt: skip
+    records = segment_collection(model, processor, items, out, options, streams=2)
+    # steps 1-4: a and b (4 frames each); then c and d side by side, step 7 (their frame 2) fails; then e alone
+    by_name = {Path(r["output"]).name: r for r in records}
+    assert [by_name[n]["status"] for n in "abcde"] == ["done", "done", "failed", "failed", "done"]
+    assert by_name["c"]["error"] == by_name["d"]["error"] == "RuntimeError: CUDA error: device lost"
+    for name in "cd":
+        assert summary(out / name)["complete"] is False and summary(out / name)["frames_written"] == 2
+
+    calls.clear()
+    monkeypatch.setattr(streaming_mrcfa, "streaming_step_batch", functools.partial(
+        failing, fail_at=3, error=KeyboardInterrupt()))  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        segment_collection(model, processor, items, out, options, streams=2)
+    assert [json.loads(line)["status"] for line in manifest_part(out, 0).read_text().splitlines()] == [
+        "skipped-complete", "skipped-complete", "skipped-complete"
+    ]  # fmt: skip
+    for name in "cd":  # in flight when interrupted: what was written, and a summary saying it is not complete
+        assert summary(out / name) == {**summary(out / name), "complete": False, "frames_written": 2,
+                                       "error": "KeyboardInterrupt"}  # fmt: skip
+
+    monkeypatch.setattr(streaming_mrcfa, "streaming_step_batch", real)
+    records = segment_collection(model, processor, items, out, options, streams=2)
+    assert [r["status"] for r in records] == ["skipped-complete"] * 3 + ["done"] * 2
+    merge_manifests(clean, items)
+    merge_manifests(out, items)
+    assert_same_results(clean, out)
+
+
 def _launch(args, cwd):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -317,7 +424,8 @@ def _launch(args, cwd):
 @pytest.mark.slow
 def test_torchrun_two_processes_and_a_killed_run(model_dir, tmp_path, monkeypatch, capsys):
     """`torchrun --nproc_per_node 2 -m mrcfa segment ...` on CPU (gloo): the union of the two shares is the 1-process
-    run byte for byte, each video once; a 2-process run killed after its first video resumes to the same result."""
+    run byte for byte, each video once (with --streams 2: each process two videos at once); a 2-process run killed
+    after its first video resumes to the same result."""
     folder = tmp_path / "videos"
     folder.mkdir()
     for i, (name, n) in enumerate([("a.mp4", 4), ("b.mp4", 4), ("c.mp4", 40), ("d.mp4", 40), ("e.mp4", 4)]):
@@ -329,7 +437,7 @@ def test_torchrun_two_processes_and_a_killed_run(model_dir, tmp_path, monkeypatc
     code, err, _ = segment(capsys, *args, "--threads", "1")
     assert code == 0, err
 
-    process = _launch(args, tmp_path / "two")
+    process = _launch([*args, "--streams", "2"], tmp_path / "two")  # each process: two videos at once
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
     assert stdout.splitlines()[-1] == "segmented 5 videos (92 frames) -> out (manifest.jsonl)"

@@ -14,9 +14,10 @@
 * `plan_shares(weights, num_processes)`: disjoint shares of the videos, balanced by frame count (largest first onto the
   least loaded process; deterministic), so that every process of a launch computes the same plan.
 * `previous_result(output, source, options)`: what a video's folder holds from an earlier run: the resume rule.
-* `segment_collection(...)`: one process's share: `mrcfa.segmenting.segment_to_folder` per video, a bad video recorded
-  with its one-line error while the run goes on, and one line per video in the process's manifest part
-  (`manifest.rank<k>.jsonl`), written as it goes.
+* `segment_collection(...)`: one process's share: each video's folder as `mrcfa.segmenting.segment_to_folder` writes
+  it, `streams` videos at a time in one batch (`segment_to_folders`), a bad video recorded with its one-line error
+  while the run goes on, and one line per video in the process's manifest part (`manifest.rank<k>.jsonl`), written
+  as each video ends.
 * `merge_manifests(root, videos, num_processes)`: the parts into `manifest.jsonl`, in input order (the main process,
   once every process is done); the parts are removed.
 
@@ -32,14 +33,20 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import UsageError
 from .models.mrcfa.video_io_mrcfa import IMAGE_SUFFIXES, VideoReadError, probe_video
-from .segmenting import IncompleteVideoError, SegmentationOptions, result_line, segment_to_folder
+from .segmenting import (
+    FolderJob,
+    FolderResult,
+    IncompleteVideoError,
+    SegmentationOptions,
+    result_line,
+    segment_to_folders,
+)
 
 __all__ = [
     "MANIFEST",
@@ -269,44 +276,42 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__  # a program error: name its type
 
 
-def _segment_one(model, processor, video: CollectionVideo, root: Path, options, overwrite: bool, position: int):
-    """One video of a collection: skipped, refused or segmented; returns its manifest record."""
+def _earlier_record(video: CollectionVideo, root: Path, options, overwrite: bool) -> dict | None:
+    """The manifest record of a video an earlier run decides (complete: skipped; another input's or model's results:
+    refused), or None when it is to be segmented."""
     from tqdm.auto import tqdm
 
-    started = time.perf_counter()
     output = root / video.name
-    record = {"input": str(video.source), "output": str(output), "frames": 0, "seconds": 0.0, "status": "done"}
-    record["error"] = None
     state, summary = previous_result(output, video.source, options)
+    record = {"input": str(video.source), "output": str(output), "frames": 0, "seconds": 0.0}
     if state == "complete" and not overwrite:
-        record.update(status="skipped-complete", frames=summary["frames_written"])
         tqdm.write(f"{output}: complete from an earlier run, skipped")
-    elif state == "foreign" and not overwrite:
-        record.update(status="failed")
-        record["error"] = (
+        return {**record, "frames": summary["frames_written"], "status": "skipped-complete", "error": None}
+    if state == "foreign" and not overwrite:
+        error = (
             f"{output} holds the complete results of {summary.get('input')} with the model {summary.get('model')}: "
             "pass --overwrite to replace them, or choose another --output."
         )
+        tqdm.write(f"{video.source}: failed: {error}", file=sys.stderr)
+        return {**record, "status": "failed", "error": error}
+    return None
+
+
+def _result_record(result: FolderResult) -> dict:
+    """The manifest record of a video segmented (or not) by `segment_to_folders`; reports it in one line."""
+    from tqdm.auto import tqdm
+
+    job, error = result.job, result.error
+    record = {"input": str(job.source), "output": str(job.output), "frames": 0, "seconds": result.seconds}
+    if error is None:
+        record.update(frames=result.summary["frames_written"], status="done", error=None)
+        tqdm.write(result_line(job.output))
+    elif isinstance(error, IncompleteVideoError):
+        record.update(frames=error.summary["frames_written"], status="incomplete", error=error.summary["error"])
     else:
-        try:
-            summary = segment_to_folder(
-                model,
-                processor,
-                video.source,
-                output,
-                _video_options(options, output),
-                progress_position=position,
-                progress_desc=video.name,
-            )
-            record["frames"] = summary["frames_written"]
-            tqdm.write(result_line(output))
-        except IncompleteVideoError as err:
-            record.update(status="incomplete", frames=err.summary["frames_written"], error=err.summary["error"])
-        except Exception as err:  # noqa: BLE001 - a bad video is recorded and the run goes on
-            record.update(status="failed", error=_one_line(err))
+        record.update(status="failed", error=_one_line(error))
     if record["error"]:
-        tqdm.write(f"{video.source}: {record['status']}: {record['error']}", file=sys.stderr)
-    record["seconds"] = round(time.perf_counter() - started, 3)
+        tqdm.write(f"{job.source}: {record['status']}: {record['error']}", file=sys.stderr)
     return record
 
 
@@ -321,16 +326,19 @@ def segment_collection(
     num_processes: int = 1,
     weights: Sequence[float | None] | None = None,
     overwrite: bool = False,
+    streams: int = 1,
 ) -> list[dict]:
-    """Segment this process's share of `videos` into `root/<name>/` (`segment_to_folder`) and return their manifest
-    records, also written one per line, as each video ends, to `manifest_part(root, process_index)`.
+    """Segment this process's share of `videos` into `root/<name>/` (`segment_to_folder`'s outputs) and return their
+    manifest records, also written one per line, as each video ends, to `manifest_part(root, process_index)`.
 
     `options` are each video's, but `overlay` and `preview` are file names, written into each video's folder.
     The share is `plan_shares(weights, num_processes)[process_index]` (`weights`: `video_weights`, computed here when
     None and there are several processes). Resume (`previous_result`): a video completed by an earlier run is
     skipped, a partial one redone, complete results of another input or model refused (unless `overwrite`, which
-    redoes every video). A video that fails is recorded with its one-line error and the next one goes on;
-    an interruption stops the run (the part keeps the videos done).
+    redoes every video). The videos to segment go through `segment_to_folders`, `streams` of them at once in one
+    batch (the labels do not depend on `streams`). A video that fails is recorded with its one-line error and the
+    others go on; an interruption stops the run (the part keeps the videos done; the videos in flight have a
+    summary saying they are incomplete, and a rerun redoes them).
     """
     from tqdm.auto import tqdm
 
@@ -342,12 +350,33 @@ def segment_collection(
     records = []
     bar = tqdm(total=len(share), unit="video", desc="videos", disable=not options.progress, position=0)
     with manifest_part(root, process_index).open("w") as part, bar:
-        for i in share:
-            record = _segment_one(model, processor, videos[i], root, options, overwrite, position=1)
+
+        def report(record: dict) -> None:
             part.write(json.dumps(record) + "\n")
             part.flush()
             records.append(record)
             bar.update(1)
+
+        jobs = []
+        for i in share:
+            video = videos[i]
+            record = _earlier_record(video, root, options, overwrite)
+            if record is not None:
+                report(record)
+            else:
+                output = root / video.name
+                jobs.append(FolderJob(video.source, output, _video_options(options, output), video.name))
+        results = segment_to_folders(
+            model,
+            processor,
+            jobs,
+            streams=streams,
+            batch_size=options.batch_size,
+            device=options.device,
+            progress_position=1,
+        )
+        for result in results:
+            report(_result_record(result))
     return records
 
 

@@ -6,7 +6,8 @@ inference (`mrcfa.segment_video`: each frame encoded once, its official test cli
 per frame, in order: where the frame is in the video, the RGB frame, its label map and the pixels of each class,
 plus the pictures made of them (the palette PNG, the overlay, the preview). The front ends only write them:
 `mrcfa segment` its PNGs, overlay video, preview and `legend.json`; the app its overlay video, label PNGs, zip and
-per-frame shares. `write_legend` writes the legend files both share.
+per-frame shares. `write_legend` writes the legend files both share. `placed_frames` and `segmented_frame` are the
+two ends of that loop, for loops over several videos at once (`mrcfa.segmenting.segment_to_folders`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .visualization import (
     preview_image,
 )
 
-__all__ = ["SegmentedFrame", "iter_segmented_frames", "write_legend"]
+__all__ = ["SegmentedFrame", "iter_segmented_frames", "placed_frames", "segmented_frame", "write_legend"]
 
 #: The key of `PIL.Image.Image.info` under which a frame carries its place in the video, from reading to its result.
 _PLACE = "mrcfa.place"
@@ -115,6 +116,24 @@ def iter_segmented_frames(
 
     palette = palette_for(model.config.num_labels) if palette is None else np.asarray(palette)
     id2label = model.config.id2label if id2label is None else id2label
+    frames = placed_frames(source, max_frames=max_frames, skip_corrupt=skip_corrupt, on_skip=on_skip, on_read=on_read)
+    pairs = segment_video(model, frames, processor=processor, batch_size=batch_size, device=device, with_frames=True)
+    for frame, labels in pairs:
+        yield segmented_frame(frame, labels, palette, id2label)
+
+
+def placed_frames(
+    source: str | Path,
+    *,
+    max_frames: int | None = None,
+    skip_corrupt: bool = False,
+    on_skip: Callable[[str, CorruptFrameError], None] | None = None,
+    on_read: Callable[[int, str], None] | None = None,
+) -> Iterator[Image.Image]:
+    """The frames of the video `source` (`iter_named_frames`; the arguments as `iter_segmented_frames`'), each RGB
+    PIL image carrying its place in the video -- position (skipped frames count) and name -- for `segmented_frame`,
+    which turns it and its label map into a `SegmentedFrame`. The frames can go through any segmentation loop that
+    hands the frame back with its result (`segment_video` / `segment_videos` with `with_frames=True`)."""
     position = 0  # of the next frame read, in the video (skipped frames count)
 
     def skip(name: str, error: CorruptFrameError) -> None:
@@ -125,24 +144,22 @@ def iter_segmented_frames(
         else:
             warnings.warn(f"skipping frame {name}: {error}", UserWarning, stacklevel=2)
 
-    def frames() -> Iterator[Image.Image]:
-        nonlocal position
-        named = iter_named_frames(source, max_frames=max_frames, skip_corrupt=skip_corrupt, on_skip=skip)
-        for name, frame in named:
-            if _PLACE in frame.info:  # the same image object twice (a list of frames): each carries its own place
-                frame = frame.copy()
-            frame.info[_PLACE] = (position, name)
-            if on_read is not None:
-                on_read(position, name)
-            position += 1
-            yield frame
+    for name, frame in iter_named_frames(source, max_frames=max_frames, skip_corrupt=skip_corrupt, on_skip=skip):
+        if _PLACE in frame.info:  # the same image object twice (a list of frames): each carries its own place
+            frame = frame.copy()
+        frame.info[_PLACE] = (position, name)
+        if on_read is not None:
+            on_read(position, name)
+        position += 1
+        yield frame
 
-    pairs = segment_video(model, frames(), processor=processor, batch_size=batch_size, device=device, with_frames=True)
-    for frame, labels in pairs:
-        index, name = frame.info.pop(_PLACE)
-        label_map = labels.cpu().numpy()
-        counts = np.bincount(label_map.ravel(), minlength=len(palette))[: len(palette)]
-        yield SegmentedFrame(index, name, frame, label_map, counts, palette, id2label)
+
+def segmented_frame(frame: Image.Image, labels, palette: np.ndarray, id2label: Mapping[int, str]) -> SegmentedFrame:
+    """The `SegmentedFrame` of a frame from `placed_frames` and its `[H, W]` label map (a tensor or an array)."""
+    index, name = frame.info.pop(_PLACE)
+    label_map = labels.cpu().numpy() if hasattr(labels, "cpu") else np.asarray(labels)
+    counts = np.bincount(label_map.ravel(), minlength=len(palette))[: len(palette)]
+    return SegmentedFrame(index, name, frame, label_map, counts, palette, id2label)
 
 
 def write_legend(folder: str | Path, counts: np.ndarray, id2label: Mapping[int, str], palette, *, text: bool = True):

@@ -23,12 +23,14 @@ collection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import time
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -45,19 +47,23 @@ from .models.mrcfa.video_io_mrcfa import (
     iter_named_frames,
     probe_video,
 )
-from .rendering import SegmentedFrame, iter_segmented_frames, write_legend
+from .rendering import SegmentedFrame, placed_frames, segmented_frame, write_legend
 from .video_writer import OverlayVideoWriter
 from .visualization import palette_for, share_text
 
 __all__ = [
     "DEFAULT_FPS",
     "RESULT_FILES",
+    "FolderJob",
+    "FolderResult",
     "IncompleteVideoError",
     "SegmentationOptions",
     "missing_tail_message",
     "remove_results",
     "result_line",
     "segment_to_folder",
+    "segment_to_folders",
+    "VideoFolderWriter",
 ]
 
 #: Frame rate of the overlay video when the input has none (a folder of frames): VSPW's frames are 15 per second.
@@ -154,6 +160,298 @@ def _frame_at(source: Path, index: int) -> tuple[str, Image.Image]:
     raise VideoReadError(f"frame {index} of {source} could not be read again (for the preview).")
 
 
+class VideoFolderWriter:
+    """What `segment_to_folder` writes for one video, as it is segmented: open it, feed it the video's frames
+    (`frames()`) to any segmentation loop, `add` each `SegmentedFrame` in order, and `finish` it.
+
+    Opening checks the folder and the video (`probe_video`: a video that cannot be opened is reported here, before
+    anything is written), replaces earlier results (`remove_results`), and opens the overlay writer and the progress
+    bar. `finish(failure)` writes the legend, the preview and summary.json and returns the summary, or raises (see
+    `segment_to_folder`). Several writers can be open at once, one per video in flight (`segment_to_folders`).
+    """
+
+    def __init__(
+        self,
+        config,
+        source: str | Path,
+        output: str | Path,
+        options: SegmentationOptions,
+        *,
+        progress_position: int = 0,
+        progress_desc: str = "segmenting",
+    ):
+        from tqdm.auto import tqdm
+
+        self.started = time.perf_counter()
+        source, output = Path(source), Path(output)
+        if source.is_dir() and output.resolve() in (source.resolve(), (source / "origin").resolve()):
+            raise UsageError(f"{output} holds the frames of the input {source}: its PNGs would replace them.")
+        info = probe_video(source)  # a video that cannot be opened is reported here, before anything is written
+        self.source, self.output, self.options = source, output, options
+        self.created = not output.exists()
+        output.mkdir(parents=True, exist_ok=True)
+        remove_results(output, source, options)
+        for path in (options.overlay, options.preview):
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.palette = palette_for(config.num_labels)
+        self.id2label = config.id2label
+        max_frames = options.max_frames
+        self.declared = (
+            info.num_frames if max_frames is None or info.num_frames is None else min(info.num_frames, max_frames)
+        )
+        total = info.expected_frames  # for the progress bar: the header's count, or its estimate from the duration
+        if max_frames is not None:
+            total = min(total or max_frames, max_frames)
+        self.guess = None if total is None else (total - 1) // 2  # the middle, if the count (or its estimate) is right
+        rate = Fraction(options.fps) if options.fps else info.fps or Fraction(DEFAULT_FPS)
+        self.fps = rate.limit_denominator(1001)
+        self.writer = OverlayVideoWriter(options.overlay, rate=self.fps) if options.overlay else None
+        self.progress = tqdm(
+            total=total,
+            unit="frame",
+            disable=not options.progress,
+            desc=progress_desc,
+            position=progress_position,
+            leave=progress_position == 0,
+        )
+        self.skipped: list[dict] = []
+        self.read = 0
+        self.counts = np.zeros(len(self.palette), dtype=np.int64)
+        self.written = array("q")  # the index of each frame written, in order
+        self.candidate: SegmentedFrame | None = None  # the preview, if `guess` is the middle
+        self.frame_size = None
+
+    def frames(self) -> Iterator[Image.Image]:
+        """The video's frames, read lazily (`rendering.placed_frames`: unreadable frames skipped with
+        `options.skip_corrupt` are reported and recorded, frames read are counted)."""
+        from tqdm.auto import tqdm
+
+        def on_skip(name: str, error: CorruptFrameError) -> None:
+            self.skipped.append({"frame": name, "error": str(error)})
+            tqdm.write(f"warning: skipping frame {name}: {error}", file=sys.stderr)
+
+        def on_read(index: int, name: str) -> None:
+            self.read += 1
+
+        options = self.options
+        return placed_frames(
+            self.source,
+            max_frames=options.max_frames,
+            skip_corrupt=options.skip_corrupt,
+            on_skip=on_skip,
+            on_read=on_read,
+        )
+
+    def segmented(self, frame: Image.Image, labels) -> SegmentedFrame:
+        """The `SegmentedFrame` of one of `frames()` and its `[H, W]` label map."""
+        return segmented_frame(frame, labels, self.palette, self.id2label)
+
+    def add(self, segmented: SegmentedFrame) -> None:
+        """Write the next frame's results: its PNG, its overlay frame; count its classes."""
+        segmented.label_image().save(self.output / f"{segmented.name}.png")
+        self.counts += segmented.counts
+        self.written.append(segmented.index)
+        self.frame_size = segmented.frame.size
+        if self.writer is not None:
+            self.writer.write(segmented.overlay(legend=self.options.legend))
+        if (
+            self.options.preview
+            and self.guess is not None
+            and (self.candidate is None or self.candidate.index < self.guess)
+        ):
+            self.candidate = segmented
+        self.progress.update(1)
+
+    def finish(self, failure: BaseException | None = None) -> dict:
+        """Close the video: `failure` is what stopped it (None: it ended). Returns the summary, or raises as
+        `segment_to_folder` does."""
+        options, output, written = self.options, self.output, self.written
+        self.progress.close()
+        if self.writer is not None:
+            self.writer.close()
+        if failure is not None and not written:  # nothing to keep (e.g. the input has no frames)
+            if self.created and output.is_dir() and not any(output.iterdir()):
+                output.rmdir()
+            raise failure
+
+        write_legend(output, self.counts, self.id2label, self.palette)
+        preview = None
+        if options.preview and (failure is None or isinstance(failure, Exception)):
+            middle = (self.read + len(self.skipped) - 1) // 2
+            index = written[min(bisect_left(written, middle), len(written) - 1)]
+            preview = self.candidate
+            if preview is None or preview.index != index:  # the count was unknown or wrong: read that frame again
+                name, frame = _frame_at(self.source, index)
+                with Image.open(output / f"{name}.png") as image:
+                    labels = np.asarray(image, dtype=np.int64)
+                frame_counts = np.bincount(labels.ravel(), minlength=len(self.palette))[: len(self.palette)]
+                preview = SegmentedFrame(index, name, frame, labels, frame_counts, self.palette, self.id2label)
+            preview.preview().save(options.preview)
+
+        missing = None
+        error = None if failure is None else _one_line(failure)
+        reached = self.read + len(self.skipped)
+        if failure is None and self.declared is not None and reached < self.declared:
+            missing = {"first": reached, "last": self.declared - 1}
+            error = missing_tail_message(self.declared, self.read, len(self.skipped))
+        overlay = None
+        if self.writer is not None:
+            size = self.writer.size
+            overlay = {"path": str(options.overlay), "fps": str(self.fps), "size": "x".join(map(str, size or ()))}
+            if size is not None and size != self.frame_size:
+                overlay["cropped_from"] = "x".join(map(str, self.frame_size))
+        summary = {
+            "input": str(self.source),
+            "model": options.model_name,
+            "backend": options.backend,
+            "max_frames": options.max_frames,
+            "complete": error is None,
+            "frames_declared": self.declared,
+            "frames_read": self.read,
+            "frames_skipped": self.skipped,
+            "frames_written": len(written),
+            "frames_missing": missing,
+            "error": error,
+            "overlay": overlay,
+            "preview_frame": None if preview is None else preview.title,
+            "seconds": round(time.perf_counter() - self.started, 3),
+        }
+        (output / "summary.json").write_text(json.dumps(summary, indent=1))
+        if failure is not None and not isinstance(failure, INPUT_ERRORS):
+            raise failure  # interrupted, or a bug: the outputs above are consistent all the same
+        if error is not None:
+            hint = " Pass --skip-corrupt to skip unreadable frames." if isinstance(failure, CorruptFrameError) else ""
+            raise IncompleteVideoError(
+                f"{error} -- stopped after {len(written)} frames: {output} holds them with legend.json and "
+                f'summary.json ("complete": false).{hint}',
+                summary,
+                output,
+            ) from failure
+        return summary
+
+
+@dataclass(frozen=True)
+class FolderJob:
+    """One video of `segment_to_folders`: `source` into the folder `output` with `options` (their `batch_size` and
+    `device` are the run's: `segment_to_folders`' arguments), its progress bar labelled `label`."""
+
+    source: Path
+    output: Path
+    options: SegmentationOptions
+    label: str = "segmenting"
+
+
+@dataclass(frozen=True)
+class FolderResult:
+    """How one video of `segment_to_folders` ended: its `summary` (summary.json) when it was segmented to its end,
+    else the `error` `segment_to_folder` would raise (an `IncompleteVideoError` after writing what it could, what
+    reading raises, a program error); `seconds` from opening the video to its end."""
+
+    job: FolderJob
+    summary: dict | None
+    error: Exception | None
+    seconds: float
+
+
+class _OpenJob:
+    """A job whose video `segment_videos` has opened: its writer once the video could be opened."""
+
+    def __init__(self, job: FolderJob, config, positions: list[int]):
+        self.job, self.config, self.positions = job, config, positions
+        self.position: int | None = None
+        self.writer: VideoFolderWriter | None = None
+        self.started: float | None = None
+
+    def __iter__(self) -> Iterator[Image.Image]:  # opened when the video takes a slot, read as the slot needs
+        return self._frames()
+
+    def _frames(self) -> Iterator[Image.Image]:
+        self.started = time.perf_counter()
+        self.position = self.positions.pop(0) if self.positions else 0
+        job = self.job
+        self.writer = VideoFolderWriter(
+            self.config, job.source, job.output, job.options, progress_position=self.position, progress_desc=job.label
+        )
+        yield from self.writer.frames()
+
+    def finish(self, failure: BaseException | None) -> FolderResult:
+        """The video's result: its summary, or why it failed (its writer's `finish`)."""
+        if self.position is not None:
+            self.positions.append(self.position)
+            self.positions.sort()
+            self.position = None
+        seconds = 0.0 if self.started is None else round(time.perf_counter() - self.started, 3)
+        try:
+            if self.writer is None:
+                raise failure if failure is not None else RuntimeError("the video was never opened")
+            return FolderResult(self.job, self.writer.finish(failure), None, seconds)
+        except Exception as err:  # noqa: BLE001 - the video's own result, for the caller to report
+            return FolderResult(self.job, None, err, seconds)
+
+
+def segment_to_folders(
+    model,
+    processor,
+    jobs: Iterable[FolderJob],
+    *,
+    streams: int = 1,
+    batch_size: int = 1,
+    device=None,
+    progress_position: int = 0,
+) -> Iterator[FolderResult]:
+    """Segment several videos, each into its folder as `segment_to_folder` does, streaming up to `streams` of them in
+    lockstep as one batch (`mrcfa.segment_videos`); yields a `FolderResult` for each video as it ends (its summary,
+    or the error `segment_to_folder` would raise). The labels are those of `segment_to_folder` on each video alone (the same
+    logits up to float rounding, <= 1e-5; exactly the same with `streams=1`).
+
+    `jobs` is read lazily, one video at a time as a slot frees up. `batch_size`: consecutive frames of each video
+    encoded together; `device`: where the model runs. The progress bars of the open videos take the lines from
+    `progress_position` on. An error that is no video's own (the model failing) ends the videos in flight with that
+    error and the run goes on with the next videos; an interruption (`KeyboardInterrupt`) closes every open video
+    (their summaries say so) and is raised.
+    """
+    from .models.mrcfa.streaming_mrcfa import VideoFailed, VideoFinished, VideoFrameResult, segment_videos
+
+    positions = list(range(progress_position, progress_position + streams))  # the free progress bar lines
+    pending = iter(jobs)
+
+    def videos(opened: dict[int, _OpenJob]) -> Iterator[_OpenJob]:
+        for index, job in enumerate(pending):  # segment_videos numbers its videos 0, 1, ... as it takes them
+            opened[index] = _OpenJob(job, model.config, positions)
+            yield opened[index]
+
+    while True:
+        opened: dict[int, _OpenJob] = {}  # the videos in flight, by their index in this round of segment_videos
+        events = segment_videos(
+            model,
+            videos(opened),
+            processor=processor,
+            streams=streams,
+            batch_size=batch_size,
+            device=device,
+            with_frames=True,
+        )
+        try:
+            for event in events:
+                item = opened[event.video_index]
+                if isinstance(event, VideoFrameResult):
+                    item.writer.add(item.writer.segmented(event.frame, event.result))
+                elif isinstance(event, (VideoFinished, VideoFailed)):
+                    del opened[event.video_index]
+                    yield item.finish(event.error if isinstance(event, VideoFailed) else None)
+            return
+        except Exception as err:  # noqa: BLE001 - not a video's own error: the videos in flight end with it
+            failure = err
+        except BaseException as err:  # an interruption: every open video's summary says so, then it goes on up
+            for item in opened.values():
+                with contextlib.suppress(BaseException):
+                    item.finish(err)
+            raise
+        for index in sorted(opened):
+            yield opened[index].finish(failure)
+
+
 def segment_to_folder(
     model,
     processor,
@@ -189,145 +487,19 @@ def segment_to_folder(
     nothing could be written (`output` is then left as it was found, less earlier results); an interruption or a
     program error after writing the summary.
     """
-    from tqdm.auto import tqdm
-
-    started = time.perf_counter()
-    source, output = Path(source), Path(output)
-    if source.is_dir() and output.resolve() in (source.resolve(), (source / "origin").resolve()):
-        raise UsageError(f"{output} holds the frames of the input {source}: its PNGs would replace them.")
-    info = probe_video(source)  # a video that cannot be opened is reported here, before anything is written
-    created = not output.exists()
-    output.mkdir(parents=True, exist_ok=True)
-    remove_results(output, source, options)
-    for path in (options.overlay, options.preview):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-    palette = palette_for(model.config.num_labels)
-    id2label = model.config.id2label
-
-    def capped(count: int | None) -> int | None:
-        return count if options.max_frames is None or count is None else min(count, options.max_frames)
-
-    declared = capped(info.num_frames)
-    total = info.expected_frames  # for the progress bar: the header's count, or its estimate from the duration
-    if options.max_frames is not None:
-        total = min(total or options.max_frames, options.max_frames)
-    guess = None if total is None else (total - 1) // 2  # the middle, if the count (or its estimate) is right
-    rate = Fraction(options.fps) if options.fps else info.fps or Fraction(DEFAULT_FPS)
-    fps = rate.limit_denominator(1001)
-    writer = OverlayVideoWriter(options.overlay, rate=fps) if options.overlay else None
-    progress = tqdm(
-        total=total,
-        unit="frame",
-        disable=not options.progress,
-        desc=progress_desc,
-        position=progress_position,
-        leave=progress_position == 0,
-    )
-
-    skipped: list[dict] = []
-    read = 0
-
-    def on_skip(name: str, error: CorruptFrameError) -> None:
-        skipped.append({"frame": name, "error": str(error)})
-        tqdm.write(f"warning: skipping frame {name}: {error}", file=sys.stderr)
-
-    def on_read(index: int, name: str) -> None:
-        nonlocal read
-        read += 1
-
-    segmented_frames = iter_segmented_frames(
+    job = FolderJob(Path(source), Path(output), options, progress_desc)
+    runs = segment_to_folders(
         model,
-        source,
-        processor=processor,
-        palette=palette,
-        id2label=id2label,
+        processor,
+        [job],
         batch_size=options.batch_size,
         device=options.device,
-        max_frames=options.max_frames,
-        skip_corrupt=options.skip_corrupt,
-        on_skip=on_skip,
-        on_read=on_read,
+        progress_position=progress_position,
     )
-    counts = np.zeros(len(palette), dtype=np.int64)
-    written = array("q")  # the index of each frame written, in order
-    candidate: SegmentedFrame | None = None  # the preview, if `guess` is the middle
-    frame_size = None
-    failure: BaseException | None = None
-    try:
-        for segmented in segmented_frames:
-            segmented.label_image().save(output / f"{segmented.name}.png")
-            counts += segmented.counts
-            written.append(segmented.index)
-            frame_size = segmented.frame.size
-            if writer is not None:
-                writer.write(segmented.overlay(legend=options.legend))
-            if options.preview and guess is not None and (candidate is None or candidate.index < guess):
-                candidate = segmented
-            progress.update(1)
-    except BaseException as err:  # noqa: BLE001 - what was written stays consistent, then the error is reported
-        failure = err
-    finally:
-        progress.close()
-        if writer is not None:
-            writer.close()
-    if failure is not None and not written:  # nothing to keep (e.g. the input has no frames)
-        if created and not any(output.iterdir()):
-            output.rmdir()
-        raise failure
-
-    write_legend(output, counts, id2label, palette)
-    preview = None
-    if options.preview and (failure is None or isinstance(failure, Exception)):
-        middle = (read + len(skipped) - 1) // 2
-        index = written[min(bisect_left(written, middle), len(written) - 1)]
-        preview = candidate
-        if preview is None or preview.index != index:  # the count was unknown or wrong: read that frame again
-            name, frame = _frame_at(source, index)
-            with Image.open(output / f"{name}.png") as image:
-                labels = np.asarray(image, dtype=np.int64)
-            frame_counts = np.bincount(labels.ravel(), minlength=len(palette))[: len(palette)]
-            preview = SegmentedFrame(index, name, frame, labels, frame_counts, palette, id2label)
-        preview.preview().save(options.preview)
-
-    missing = None
-    error = None if failure is None else _one_line(failure)
-    if failure is None and declared is not None and read + len(skipped) < declared:
-        missing = {"first": read + len(skipped), "last": declared - 1}
-        error = missing_tail_message(declared, read, len(skipped))
-    overlay = None
-    if writer is not None:
-        overlay = {"path": str(options.overlay), "fps": str(fps), "size": "x".join(map(str, writer.size or ()))}
-        if writer.size is not None and writer.size != frame_size:
-            overlay["cropped_from"] = "x".join(map(str, frame_size))
-    summary = {
-        "input": str(source),
-        "model": options.model_name,
-        "backend": options.backend,
-        "max_frames": options.max_frames,
-        "complete": error is None,
-        "frames_declared": declared,
-        "frames_read": read,
-        "frames_skipped": skipped,
-        "frames_written": len(written),
-        "frames_missing": missing,
-        "error": error,
-        "overlay": overlay,
-        "preview_frame": None if preview is None else preview.title,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    (output / "summary.json").write_text(json.dumps(summary, indent=1))
-    if failure is not None and not isinstance(failure, INPUT_ERRORS):
-        raise failure  # interrupted, or a bug: the outputs above are consistent all the same
-    if error is not None:
-        hint = " Pass --skip-corrupt to skip unreadable frames." if isinstance(failure, CorruptFrameError) else ""
-        raise IncompleteVideoError(
-            f"{error} -- stopped after {len(written)} frames: {output} holds them with legend.json and summary.json "
-            f'("complete": false).{hint}',
-            summary,
-            output,
-        ) from failure
-    return summary
+    (result,) = runs
+    if result.error is not None:
+        raise result.error
+    return result.summary
 
 
 def result_line(output: str | Path) -> str:

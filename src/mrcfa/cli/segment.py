@@ -109,7 +109,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="device (cpu, cuda, cuda:1, ...; with ONNX Runtime, cuda needs its CUDA execution provider). Default: "
         "cpu; under accelerate launch / torchrun, each process's own device (cuda: cuda:<local rank>)",
     )  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=1, help="frames encoded together")
+    parser.add_argument("--batch-size", type=int, default=1, help="consecutive frames of a video encoded together")
+    parser.add_argument(
+        "--streams", type=int, default=1, metavar="N",
+        help="a collection: segment N videos at once, in lockstep as one batch (each step encodes the next frame of "
+        "every open video together; a finished video's place goes to the next one). The labels are the same as with "
+        "1; it pays on GPUs (default: 1)",
+    )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, default=None,
         help="torch CPU threads (default: $OMP_NUM_THREADS, else the cores available to this process)",
@@ -135,6 +141,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Path, list[CollectionVid
     for a collection, its videos (None for one video)."""
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    if args.streams < 1:
+        raise CliError(f"--streams must be >= 1, got {args.streams}.")
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be >= 1, got {args.threads}.")
     if args.max_frames is not None and args.max_frames < 1:
@@ -297,13 +305,13 @@ def run(args: argparse.Namespace) -> int:
             segment_to_folder(model, processor, Path(args.input[0]), output, options)
             print(result_line(output))
             return 0
-        return _run_collection(model, processor, videos, output, options, args.overwrite, state)
+        return _run_collection(model, processor, videos, output, options, args, state)
     finally:
         if state.num_processes > 1:
             state.destroy_process_group()
 
 
-def _run_collection(model, processor, videos, output: Path, options, overwrite: bool, state) -> int:
+def _run_collection(model, processor, videos, output: Path, options, args: argparse.Namespace, state) -> int:
     """Each process its share of `videos`; then the main process merges the manifest and reports (one line)."""
     weights = None
     if state.num_processes > 1:  # the main process plans, so that every process has the same plan
@@ -320,7 +328,8 @@ def _run_collection(model, processor, videos, output: Path, options, overwrite: 
         process_index=state.process_index,
         num_processes=state.num_processes,
         weights=weights,
-        overwrite=overwrite,
+        overwrite=args.overwrite,
+        streams=args.streams,
     )
     state.wait_for_everyone()
     if not state.is_main_process:

@@ -401,7 +401,10 @@ def _segment_videos(model, videos, processor, streams, output, batch_size, with_
         while prepared:
             try:
                 outputs = streaming_step_batch(
-                    model, [stream.segmenter.session for stream, *_ in prepared], [item[2] for item in prepared]
+                    model,
+                    [stream.segmenter.session for stream, *_ in prepared],
+                    [item[2] for item in prepared],
+                    clip_batch_size=1 if len(prepared) == 1 else None,  # one video alone: exactly `segment_video`
                 )
                 break
             except MrcfaStreamError as err:

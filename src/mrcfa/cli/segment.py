@@ -18,7 +18,8 @@ written to DIR/<name>/ (its file stem; clip, clip-2, ... when names repeat), --o
 written into each video's folder, and DIR/manifest.jsonl has one line per video (input, output, frames, seconds,
 status: done, skipped-complete, incomplete or failed, error). A rerun skips the videos an earlier run completed (their
 summary.json, same input and model) and redoes partial ones; --overwrite redoes all. A bad video is recorded with its
-error and the run goes on; the exit status is 2 when any video failed or is incomplete.
+error and the run goes on; the exit status is 2 when any video failed or is incomplete. --streams N segments N videos
+at a time in lockstep, as one batch (the same files as one at a time; it pays where a larger batch fills the device).
 Under `accelerate launch -m mrcfa segment ...` or `torchrun -m mrcfa segment ...`, each process segments a share of
 the videos (balanced by frame count) on its own device, and the main process writes the manifest.
 
@@ -114,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--streams", type=int, default=1, metavar="N",
         help="a collection: segment N videos at once, in lockstep as one batch (each step encodes the next frame of "
         "every open video together; a finished video's place goes to the next one). The labels are the same as with "
-        "1; it pays on GPUs (default: 1)",
+        "1; meant for GPUs, where a larger batch fills the device (on CPU it gains little)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, default=None,

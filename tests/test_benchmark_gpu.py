@@ -37,3 +37,25 @@ def test_benchmark_gpu_runs_tiny_on_cpu(tmp_path, monkeypatch):
     for precision in ("bf16", "fp16"):
         assert checks[precision]["stm_identical"] and checks[precision]["finite"]
     assert results["pipeline"]["labels_equal_segment_video"]
+
+
+def test_benchmark_streams_runs_small(tmp_path, monkeypatch, capsys):
+    """scripts/benchmark_streams.py (the CPU table of docs/deployment.md) at a small size: every frame of every video
+    predicted for each number of streams, the logits those of each video streamed alone."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import benchmark_streams
+
+    output = tmp_path / "streams.json"
+    argv = ["--preset", "b0", "--height", "64", "--width", "96", "--videos", "3", "--frames", "5", "--threads", "1"]
+    rows = benchmark_streams.main([*argv, "--streams", "1", "2", "3", "--repeats", "1", "--json", str(output)])
+    assert [row["streams"] for row in rows] == [1, 2, 3] and all(row["frames"] == 15 for row in rows)
+    assert all(row["max_abs_logits_vs_first"] <= 1e-5 and row["labels_equal_first"] for row in rows)
+    saved = json.loads(output.read_text())
+    assert saved["rows"] == rows and set(saved["head_seconds_per_clip"]) == {"1", "2", "4"}
+    table = capsys.readouterr().out
+    assert "| streams | frames/s | s/frame | vs 1 stream |" in table
+    assert [line.split(" | ")[0] for line in table.splitlines() if line[:3] in ("| 1", "| 2", "| 3")] == [
+        "| 1",
+        "| 2",
+        "| 3",
+    ]

@@ -86,6 +86,43 @@ def test_synthetic_run(tmp_path):
     assert sorted(p.name for p in out.glob("*.txt")) == ["test.txt", "train.txt", "val.txt"]
 
 
+def test_synthetic_never_writes_over_other_files(tmp_path, capsys):
+    """A synthetic dataset is replaced only with --overwrite (no earlier video left behind); a folder holding anything
+    else, or a file, is refused with or without it, its files unchanged."""
+    small = ["--train", "1", "--val", "1", "--test", "0", "--min-frames", "2", "--max-frames", "2", "--height", "16",
+             "--width", "16", "--num-classes", "2"]  # fmt: skip
+    out = tmp_path / "synthetic"
+    assert main(["synthetic", str(out), *small]) == 0
+    first = sorted(p.name for p in (out / "data").iterdir())
+    assert main(["synthetic", str(out), *small, "--seed", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"mrcfa synthetic: error: {out} already holds a synthetic dataset: pass --overwrite to replace it, or choose "
+        "another folder.\n"
+    )
+    assert main(["synthetic", str(out), *small, "--seed", "1", "--overwrite"]) == 0
+    second = sorted(p.name for p in (out / "data").iterdir())
+    assert len(second) == 2 and not set(first) & set(second)  # other names: the first videos are gone
+    assert sorted((out / "train.txt").read_text().split() + (out / "val.txt").read_text().split()) == second
+
+    (out / "notes.md").write_text("mine")
+    real = tmp_path / "VSPW_480p"
+    (real / "data").mkdir(parents=True)
+    (real / "train.txt").write_text("127_-hIVCYO4C90\n")
+    cases = [
+        (out, f"{out} holds a synthetic dataset and other files (notes.md): choose a new or empty folder (they are "
+              "never replaced)."),
+        (real, f"{real} already holds files that are not a synthetic dataset (data, train.txt): choose a new or "
+               "empty folder (they are never replaced, even with --overwrite)."),
+        (real / "train.txt", f"{real / 'train.txt'} is a file: the synthetic dataset is written into a folder; choose "
+                             "a new folder."),
+    ]  # fmt: skip
+    for target, message in cases:
+        assert main(["synthetic", str(target), *small, "--overwrite"]) == 2
+        assert capsys.readouterr().err == f"mrcfa synthetic: error: {message}\n"
+    assert (out / "notes.md").read_text() == "mine" and sorted(p.name for p in (out / "data").iterdir()) == second
+    assert (real / "train.txt").read_text() == "127_-hIVCYO4C90\n" and not any((real / "data").iterdir())
+
+
 def test_synthetic_alias_command_line(tmp_path, capsys):
     """`mrcfa-synthetic-vspw` (the same as `mrcfa synthetic`), with the generator's options."""
     from mrcfa.cli.synthetic import main as synthetic_main

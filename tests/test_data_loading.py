@@ -392,6 +392,24 @@ def test_export_script(vspw, tmp_path):
     ]
 
 
+def test_export_skips_an_empty_split_listing(tmp_path):
+    """`mrcfa synthetic --test 0` writes an empty test.txt: the default export takes the splits that list videos;
+    asking for the empty one names it."""
+    root = make_synthetic_vspw(tmp_path / "vspw", num_classes=2, num_videos=(1, 1, 0), num_frames=(2, 2), height=16,
+                               width=16)  # fmt: skip
+    assert (root / "test.txt").read_text() == ""
+    written = export_vspw_parquet(root, tmp_path / "out")
+    assert list(written) == ["train", "val"]
+    assert "split: test" not in (tmp_path / "out" / "README.md").read_text()
+    with pytest.raises(ValueError, match="test"):
+        export_vspw_parquet(root, tmp_path / "out", splits=["test"])
+    for name in ("train.txt", "val.txt"):
+        (root / name).write_text("\n")
+    with pytest.raises(ValueError) as error:
+        export_vspw_parquet(root, tmp_path / "other")
+    assert str(error.value) == f"{str(root)!r}: train.txt, val.txt, test.txt list no videos."
+
+
 def test_builder_class_used_directly(vspw):
     root, _ = vspw
     builder = VspwBuilder(source=str(root), splits=("val", "test"), mode="eval")

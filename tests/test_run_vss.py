@@ -3,6 +3,7 @@ bad data."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from mrcfa.training import DEMO_OUTPUT_DIR, build_model, parse_config_overrides
+from mrcfa.training.trainer import resolve_resume_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "run_vss.py"
@@ -482,3 +484,29 @@ def test_bad_data_after_a_checkpoint_keeps_it_and_says_how_to_resume(tiny_vspw, 
         f"resume. Raise --max_steps to train on, or evaluate it with --model_name_or_path {last} --do_train false "
         f"--output_dir {out}-eval."
     )
+    # a folder of weights is no training checkpoint: one line, naming what to pass instead
+    weights = tmp_path / "weights"
+    shutil.copytree(last, weights, ignore=shutil.ignore_patterns("trainer_state.json"))
+    line = _error_line(tiny_args(root, tmp_path / "again", *args, "--resume_from_checkpoint", str(weights)))
+    assert line == (
+        f"run_vss.py: error: --resume_from_checkpoint {weights} is not a training checkpoint (it has no "
+        "trainer_state.json, the step, schedule and data position to resume from): pass a checkpoint-N folder saved "
+        f"during training, or start a new training from these weights with --model_name_or_path {weights}."
+    )
+
+
+def test_resume_needs_a_training_checkpoint(tmp_path):
+    """`--resume_from_checkpoint` names a folder with trainer_state.json; a run folder without one points to its last
+    checkpoint; evaluation alone takes any model folder."""
+    run = tmp_path / "run"
+    for step in (2, 4):
+        (run / f"checkpoint-{step}").mkdir(parents=True)
+        (run / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert resolve_resume_checkpoint(str(tmp_path / "out"), str(run / "checkpoint-4")) == str(run / "checkpoint-4")
+    with pytest.raises(ValueError) as error:
+        resolve_resume_checkpoint(str(tmp_path / "out"), str(run))
+    assert str(error.value) == (
+        f"--resume_from_checkpoint {run} is not a training checkpoint (it has no trainer_state.json, the step, schedule "
+        f"and data position to resume from): its last checkpoint is {run / 'checkpoint-4'}: pass that."
+    )
+    assert resolve_resume_checkpoint(str(tmp_path / "out"), str(run), do_train=False) == str(run)

@@ -273,6 +273,37 @@ def test_a_video_folder_that_is_an_input_is_never_written(model_dir, videos, tmp
     )
 
 
+def test_a_preview_named_like_a_frame_is_refused(model_dir, videos, tmp_path, capsys):
+    """--preview where a frame's label PNG goes (one would replace the other): refused before any work, for a folder
+    of frames, a video file (frames named by position) and each video of a collection."""
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for name, frame in zip(("img000", "img001", "img002"), random_frames(3)):
+        Image.fromarray(frame).save(frames / f"{name}.png")
+    out = tmp_path / "out"
+    cases = [
+        ([frames, "--preview", out / "img001.png"], f"--preview {out / 'img001.png'}: the label PNG of frame img001 "
+                                                    f"of {frames} is written there"),
+        ([videos / "a.mp4", "--preview", out / "00002.png"], f"--preview {out / '00002.png'}: the label PNG of frame "
+                                                             f"00002 of {videos / 'a.mp4'} is written there"),
+        ([frames, videos / "a.mp4", "--preview", "img002.png"], f"--preview {out / 'clip' / 'img002.png'}: the label "
+                                                                f"PNG of frame img002 of {frames} is written there"),
+        ([frames, videos / "a.mp4", "--preview", "00000.png"], f"--preview {out / 'a' / '00000.png'}: the label "
+                                                               f"PNG of frame 00000 of {videos / 'a.mp4'} is written "
+                                                               "there"),
+    ]  # fmt: skip
+    for args, message in cases:
+        code, err, _ = segment(capsys, *args, "--model", model_dir, "--output", out)
+        assert code == 2 and error_line(err) == (
+            f"mrcfa segment: error: {message}; choose another name (e.g. preview.png) or another folder."
+        )
+    assert not out.exists()
+    code, err, _ = segment(capsys, frames, "--model", model_dir, "--output", out, "--preview", out / "img001.jpg")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["img000.png", "img001.jpg", "img001.png", "img002.png",
+                                                      "legend.json", "legend.txt", "summary.json"]  # fmt: skip
+
+
 def test_shares_of_two_processes_are_the_run_of_one(model_dir, videos, tmp_path, capsys):
     """The library path of a 2-process run, one process after the other: disjoint shares whose union, merged, is
     the 1-process run (the launch itself: test_torchrun_two_processes_and_a_killed_run, slow)."""

@@ -57,6 +57,7 @@ __all__ = [
     "FolderJob",
     "FolderResult",
     "IncompleteVideoError",
+    "label_png_clash",
     "SegmentationOptions",
     "missing_tail_message",
     "remove_results",
@@ -127,6 +128,26 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def _label_names(source: Path) -> list[str] | None:
+    """The names of the label PNGs of `source`'s frames: a folder's frame names, an image's stem; None for a video
+    file (its frames' positions, `00007`)."""
+    if source.is_dir():
+        return frame_names(source)
+    return [source.stem] if source.suffix.lower() in IMAGE_SUFFIXES else None
+
+
+def label_png_clash(source: str | Path, output: str | Path, path: str | Path) -> str | None:
+    """The name of the frame whose label PNG `segment_to_folder(..., source, output, ...)` writes at `path` (e.g. a
+    preview named like a frame, in the output folder), or None when no label PNG goes there."""
+    path, output = Path(path), Path(output)
+    if path.suffix.lower() != ".png" or path.parent.resolve() != output.resolve():
+        return None
+    names = _label_names(Path(source))
+    if names is None:
+        return path.stem if _POSITION_NAME.fullmatch(path.stem) else None
+    return path.stem if path.stem in names else None
+
+
 def remove_results(output: str | Path, source: str | Path, options: SegmentationOptions) -> None:
     """Remove from `output` what `segment_to_folder(..., source, output, options)` writes, and nothing else: the PNG
     of each frame of `source` (a folder's frame names; for a video file, PNGs named by a position, `00007.png`), the
@@ -134,7 +155,7 @@ def remove_results(output: str | Path, source: str | Path, options: Segmentation
     output, source = Path(output), Path(source)
     if not output.is_dir():
         return
-    names = frame_names(source) if source.is_dir() else [source.stem] if source.suffix in IMAGE_SUFFIXES else None
+    names = _label_names(source)
     if names is None:
         frames = [path for path in output.glob("*.png") if _POSITION_NAME.fullmatch(path.stem)]
     else:

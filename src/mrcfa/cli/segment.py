@@ -54,7 +54,7 @@ from ..collection import (
 from ..hub_paths import check_model_name_or_path
 from ..loading import BACKENDS, load_model, load_onnx_model, model_backend
 from ..models.mrcfa.video_io_mrcfa import VideoReadError
-from ..segmenting import DEFAULT_FPS, SegmentationOptions, result_line, segment_to_folder
+from ..segmenting import DEFAULT_FPS, SegmentationOptions, label_png_clash, result_line, segment_to_folder
 from ..threads import configure_threads
 from ..video_writer import VIDEO_SUFFIXES
 from ..visualization import palette_for  # noqa: F401 - the command's class colours, by their old name here
@@ -192,6 +192,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[Path, list[CollectionVid
         for flag, path in (("--overlay", args.overlay), ("--preview", args.preview))
         if path
     }
+    if args.preview:
+        _check_preview_name(Path(args.input[0]), output, Path(args.preview))
     if not args.overwrite:  # name the path that holds the earlier results
         held = _results_in(output)
         if held:
@@ -230,7 +232,19 @@ def _check_collection_outputs(
             )
     for video in videos:
         check_writable_dir(output / video.name, "--output")
+        if args.preview:
+            _check_preview_name(video.source, output / video.name, output / video.name / args.preview)
     return videos
+
+
+def _check_preview_name(source: Path, output: Path, preview: Path) -> None:
+    """The preview may not be written where a frame's label PNG goes (one would replace the other)."""
+    frame = label_png_clash(source, output, preview)
+    if frame is not None:
+        raise CliError(
+            f"--preview {preview}: the label PNG of frame {frame} of {source} is written there; choose another name "
+            "(e.g. preview.png) or another folder."
+        )
 
 
 def _process_state(device: str | None):

@@ -5,7 +5,8 @@
 
 Small videos of moving textured objects over a scrolling background, with train.txt / val.txt / test.txt,
 data/<video>/origin/*.jpg and data/<video>/mask/*.png (see `mrcfa.data.make_synthetic_vspw`). The files are
-byte-identical for identical arguments.
+byte-identical for identical arguments. OUT_DIR is a new or empty folder, or one holding a synthetic dataset written
+before, replaced with --overwrite; a folder with anything else in it is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ USER_ERRORS = (ValueError, OSError)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("output_dir", help="folder to write (VSPW_480p layout)")
+    parser.add_argument(
+        "output_dir", help="folder to write (VSPW_480p layout): new, empty, or a synthetic dataset to replace"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace a synthetic dataset written there before (a folder with other files is never written into)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (the files depend on it only)")
     parser.add_argument("--num-classes", type=int, default=5, help="classes K (raw mask values 1..K, 0 = others)")
     parser.add_argument("--train", type=int, default=6, help="number of train videos")
@@ -49,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the dataset and print a summary; returns the exit status."""
-    from ..data.synthetic import make_synthetic_vspw
+    from ..data.synthetic import make_synthetic_vspw, prepare_synthetic_root
 
+    prepare_synthetic_root(args.output_dir, overwrite=args.overwrite)  # before any file is written
     root = make_synthetic_vspw(
         args.output_dir,
         seed=args.seed,

@@ -116,7 +116,7 @@ def export_vspw_parquet(
         source: a raw VSPW folder.
         output_dir: output folder (``data/`` and ``README.md`` are written; existing shards of the exported splits
             are replaced).
-        splits: splits to export (default: those whose ``<split>.txt`` exists).
+        splits: splits to export (default: those whose ``<split>.txt`` lists videos; an empty listing is no split).
         max_shard_bytes: approximate upper bound of a shard's size (a video is never split).
         num_classes: class count stored in the metadata (default: the source's, else 124).
     """
@@ -124,10 +124,13 @@ def export_vspw_parquet(
     if src.kind != "folder":
         raise ValueError(f"export_vspw_parquet needs a raw VSPW folder, got a {src.kind} source {src.name!r}.")
     check_outputs_apart({"output folder": output_dir}, {"VSPW folder": source})  # before anything is written
-    if splits is None:
-        splits = [s for s in ("train", "val", "test") if (Path(src.root) / f"{s}.txt").is_file()]
-        if not splits:
+    if splits is None:  # the splits whose listing names videos (`mrcfa synthetic --test 0` writes an empty test.txt)
+        listed = [s for s in ("train", "val", "test") if (Path(src.root) / f"{s}.txt").is_file()]
+        if not listed:
             raise FileNotFoundError(f"{src.name!r} has no train.txt, val.txt or test.txt.")
+        splits = [s for s in listed if (Path(src.root) / f"{s}.txt").read_text().split()]
+        if not splits:
+            raise ValueError(f"{src.name!r}: {', '.join(f'{s}.txt' for s in listed)} list no videos.")
     out = Path(output_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
     written: dict[str, list[str]] = {}

@@ -202,6 +202,48 @@ def render_video(
     return frames, masks
 
 
+#: What `make_synthetic_vspw` writes at a dataset's top level (besides `data/`).
+SYNTHETIC_FILES = ("train.txt", "val.txt", "test.txt", "label_num_dic_final.json", "generator.json")
+
+
+def prepare_synthetic_root(root: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Make `root` ready for `make_synthetic_vspw` without destroying anyone's files: a new or empty folder is used as
+    it is; a synthetic dataset written earlier (its `generator.json`) is removed first with `overwrite`, and
+    refused without; a folder holding anything else (a real dataset, other files) is refused, even with `overwrite`.
+    Raises `UsageError` (one line)."""
+    from ..errors import UsageError
+
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is a file: the synthetic dataset is written into a folder; choose a new folder.")
+    held = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    if not held:
+        return root
+    listing = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+    if not (root / "generator.json").is_file():
+        raise UsageError(
+            f"{root} already holds files that are not a synthetic dataset ({listing}): choose a new or empty folder "
+            "(they are never replaced, even with --overwrite)."
+        )
+    foreign = [name for name in held if name != "data" and name not in SYNTHETIC_FILES]
+    if foreign:
+        raise UsageError(
+            f"{root} holds a synthetic dataset and other files ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}): choose a new or empty folder (they are never replaced)."
+        )
+    if not overwrite:
+        raise UsageError(
+            f"{root} already holds a synthetic dataset: pass --overwrite to replace it, or choose another folder."
+        )
+    import shutil
+
+    if (root / "data").exists():
+        shutil.rmtree(root / "data")
+    for name in SYNTHETIC_FILES:
+        (root / name).unlink(missing_ok=True)
+    return root
+
+
 def make_synthetic_vspw(
     root: str | os.PathLike,
     *,

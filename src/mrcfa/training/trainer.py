@@ -365,6 +365,18 @@ def resolve_resume_checkpoint(
             return checkpoint
         if not Path(resume).is_dir():
             raise FileNotFoundError(f"--resume_from_checkpoint {resume}: no such checkpoint folder.")
+        if do_train and not (Path(resume) / TRAINER_STATE_NAME).is_file():
+            last = get_last_checkpoint(resume)
+            hint = (
+                f"its last checkpoint is {last}: pass that"
+                if last is not None
+                else "pass a checkpoint-N folder saved during training, or start a new training from these weights "
+                f"with --model_name_or_path {resume}"
+            )
+            raise ValueError(
+                f"--resume_from_checkpoint {resume} is not a training checkpoint (it has no {TRAINER_STATE_NAME}, "
+                f"the step, schedule and data position to resume from): {hint}."
+            )
         return resume
     if do_train and out.is_dir() and not overwrite_output_dir:
         found = sorted(p.name for p in out.iterdir() if p.name.startswith("checkpoint-") or p.name in _RUN_MARKERS)

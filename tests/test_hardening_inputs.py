@@ -1,8 +1,7 @@
 """Inputs read as the user sees them (issue 21): frames in natural time order everywhere frames are listed, EXIF
 orientation, a video's display rotation, 16-bit frame files; `mrcfa convert` on a non-checkpoint; `mrcfa.threads`
-after `import mrcfa`; no torchvision notices from `mrcfa export-onnx`."""
+after `import mrcfa`; no torchvision notices from `mrcfa export-onnx` (tests/test_onnx.py, in the export of fixture A)."""
 
-import json
 import os
 import pickle
 import subprocess
@@ -408,14 +407,3 @@ def test_threads_after_a_plain_import():
     assert result.returncode == 0, result.stderr
     assert result.stdout == "torch CPU threads: 1 (from OMP_NUM_THREADS=1; --threads or OMP_NUM_THREADS to change)\n"
     assert "threads" in dir(__import__("mrcfa"))
-
-
-@pytest.mark.slow  # an export in a second process: about 40 s on 2 idle cores
-def test_export_onnx_prints_no_torchvision_notice(tmp_path):
-    pytest.importorskip("onnxscript")
-    model = save_tiny_model(tmp_path / "tiny")
-    result = _mrcfa("export-onnx", str(model), str(tmp_path / "onnx"), "--example-size", "64", "96")
-    assert result.returncode == 0, result.stderr
-    assert "check: max |ONNX Runtime - PyTorch|" in result.stdout
-    assert [line for line in (result.stdout + result.stderr).splitlines() if "torchvision" in line] == []
-    assert json.loads((tmp_path / "onnx" / "mrcfa_onnx.json").read_text())["example_size"] == [64, 96]

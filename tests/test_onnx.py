@@ -3,6 +3,8 @@
 through ONNX Runtime with the PyTorch streaming output."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -25,10 +27,28 @@ pytest.importorskip("onnxscript")
 
 
 @pytest.fixture(scope="module")
-def exported_a(converted_a, tmp_path_factory):
+def export_run(converted_a, tmp_path_factory):
+    """`mrcfa export-onnx` of fixture A's model in a fresh process (as a user runs it): its folder and its output."""
     out = tmp_path_factory.mktemp("onnx_a")
-    assert main(["export-onnx", str(converted_a), str(out), "--overwrite"]) == 0  # also checks ORT vs PyTorch
-    return out
+    command = [sys.executable, "-m", "mrcfa", "export-onnx", str(converted_a), str(out), "--overwrite"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def exported_a(export_run):
+    return export_run[0]
+
+
+@pytest.mark.slow
+def test_export_command_checks_and_prints_no_torchvision_notice(export_run, converted_a):
+    """The export checks ONNX Runtime against PyTorch, and says nothing of torchvision (torch's exporter logs its
+    registration of torchvision's ops on first use; mrcfa.onnx_export filters that logger's notice)."""
+    out, result = export_run
+    assert "check: max |ONNX Runtime - PyTorch|" in result.stdout
+    assert [line for line in (result.stdout + result.stderr).splitlines() if "torchvision" in line] == []
+    assert json.loads((out / "mrcfa_onnx.json").read_text())["example_size"]
 
 
 def _video(ref_a, size=None):

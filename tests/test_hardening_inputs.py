@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 from argparse import Namespace
 from pathlib import Path
 
@@ -365,12 +366,18 @@ def test_32_bit_frame_files_follow_the_processors_rule(model_dir, tmp_path, caps
 
 
 # ---------------------------------------------------------------------------------------------------- small things
-def _mrcfa(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "mrcfa", *args], capture_output=True, text=True, **kwargs)
+def _convert(path, out, capsys):
+    """`mrcfa convert` in this process: (exit status, stdout, stderr, the warnings raised: torch's would be printed
+    to stderr on their own line by a plain run)."""
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        code = mrcfa_main(["convert", "--checkpoint-path", str(path), "--output-dir", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err, [str(w.message) for w in raised]
 
 
 @pytest.mark.parametrize("kind", ["text", "pickled object"])
-def test_convert_refuses_a_non_checkpoint_without_unsafe_advice(tmp_path, kind):
+def test_convert_refuses_a_non_checkpoint_without_unsafe_advice(tmp_path, kind, capsys):
     path = tmp_path / "model.pth"
     if kind == "text":
         path.write_text("this is not a checkpoint\n")
@@ -382,22 +389,22 @@ def test_convert_refuses_a_non_checkpoint_without_unsafe_advice(tmp_path, kind):
             "global by default): only tensors, numbers, strings and containers are loaded, as anything else could "
             "run code"
         )
-    result = _mrcfa("convert", "--checkpoint-path", str(path), "--output-dir", str(tmp_path / "out"))
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == (
+    code, stdout, stderr, raised = _convert(path, tmp_path / "out", capsys)
+    assert code == 2 and stdout == "" and raised == []
+    assert stderr == (
         f"mrcfa convert: error: cannot read {path} as a torch checkpoint: {reason}; expected an official MRCFA "
         "checkpoint (.pth: a dict with 'meta' and 'state_dict').\n"
     )
-    assert "weights_only=False" not in result.stderr and "weights_only` set to `False`" not in result.stderr
+    assert "weights_only=False" not in stderr and "weights_only` set to `False`" not in stderr
 
 
-def test_convert_refuses_an_old_style_pickle_in_one_line(tmp_path):
+def test_convert_refuses_an_old_style_pickle_in_one_line(tmp_path, capsys):
     path = tmp_path / "old.pth"
     path.write_bytes(pickle.dumps({"a": Namespace(x=1)}, protocol=4))
-    result = _mrcfa("convert", "--checkpoint-path", str(path), "--output-dir", str(tmp_path / "out"))
-    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr  # no torch warning
-    assert result.stderr.startswith(f"mrcfa convert: error: cannot read {path} as a torch checkpoint: a safe load")
-    assert "weights_only" not in result.stderr
+    code, _, stderr, raised = _convert(path, tmp_path / "out", capsys)
+    assert code == 2 and len(stderr.splitlines()) == 1 and raised == [], (stderr, raised)  # no torch warning
+    assert stderr.startswith(f"mrcfa convert: error: cannot read {path} as a torch checkpoint: a safe load")
+    assert "weights_only" not in stderr
 
 
 def test_threads_after_a_plain_import():

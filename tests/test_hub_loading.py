@@ -291,18 +291,19 @@ def test_video_pipeline_from_a_checkpoint_without_the_package(saved_tiny, tmp_pa
     expected = torch.stack(list(segment_video(model, list(frames), processor=processor)))
     torch.save(expected, tmp_path / "expected.pt")
     repo_id = _make_hub_cache(folder, tmp_path / "hf_home")
-    for source in (str(folder), repo_id):
-        code = f"""
-        import numpy as np, torch
-        from transformers import pipeline
-        segmenter = pipeline("video-semantic-segmentation", model={source!r}, trust_remote_code=True)
+    code = f"""
+    import numpy as np, torch
+    from transformers import pipeline
+    for source in ({str(folder)!r}, {repo_id!r}):  # a folder, then the offline Hub cache
+        segmenter = pipeline("video-semantic-segmentation", model=source, trust_remote_code=True)
         assert "transformers_modules" in type(segmenter).__module__, type(segmenter).__module__
         frames = list(np.load({str(tmp_path / "frames.npy")!r}))
         results = segmenter(frames, return_masks=True)
         labels = torch.stack([r["labels"] for r in results])
-        assert torch.equal(labels, torch.load({str(tmp_path / "expected.pt")!r})), "labels differ"
+        assert torch.equal(labels, torch.load({str(tmp_path / "expected.pt")!r})), source + ": labels differ"
         assert results[0]["masks"] and results[0]["labels"].shape == (50, 80)
-        print("OK", len(results))
-        """
-        result = run_isolated(code, {}, tmp_path)
-        assert result.returncode == 0 and "OK 12" in result.stdout, source + result.stderr[-3000:]
+        print("OK", source, len(results))
+    """
+    result = run_isolated(code, {}, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-2:] == [f"OK {folder} 12", f"OK {repo_id} 12"], result.stdout

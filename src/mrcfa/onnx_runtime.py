@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,9 @@ import torch
 from .models.mrcfa.configuration_mrcfa import MrcfaConfig
 from .models.mrcfa.modeling_mrcfa_head import MrcfaFrameFeatures
 from .models.mrcfa.session_mrcfa import (
+    MrcfaPropagationMixin,
     MrcfaStreamingOutput,
     MrcfaVideoInferenceSession,
-    propagate_in_video,
     streaming_step,
 )
 from .onnx_export import CLIP_INPUTS, FORMAT_VERSION, FRAME_OUTPUTS, METADATA_FILE
@@ -55,7 +55,7 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
 
-class OnnxStreamingModel:
+class OnnxStreamingModel(MrcfaPropagationMixin):
     """The frame and clip graphs of an ONNX streaming export: an `MrcfaStreamingBackend`, driven like the PyTorch
     model (`runner(inference_session=..., frame=...)`, `propagate_in_video_iterator`, `mrcfa.segment_video`).
 
@@ -134,16 +134,6 @@ class OnnxStreamingModel:
     ) -> MrcfaStreamingOutput:
         """One session step, as `model(inference_session=..., frame=..., frame_idx=...)` of the PyTorch model."""
         return streaming_step(self, inference_session, frame=frame, frame_idx=frame_idx)
-
-    def propagate_in_video_iterator(
-        self,
-        inference_session: MrcfaVideoInferenceSession,
-        start_frame_idx: int | None = None,
-        max_frame_num_to_track: int | None = None,
-        show_progress_bar: bool = False,
-    ) -> Iterator[MrcfaStreamingOutput]:
-        """The frames of a preloaded video one at a time, as the PyTorch model's method."""
-        return propagate_in_video(self, inference_session, start_frame_idx, max_frame_num_to_track, show_progress_bar)
 
     def encode_stream_frames(self, pixel_values: torch.Tensor, *, frame_logits: bool = True) -> MrcfaFrameFeatures:
         """The frame graph on frames `[N, 3, H, W]` (it computes the per-frame logits whatever `frame_logits`)."""

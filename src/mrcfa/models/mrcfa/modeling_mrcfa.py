@@ -33,7 +33,7 @@ from .configuration_mrcfa import MrcfaConfig
 from .kernels_mrcfa import MrcfaKernels
 from .loss_mrcfa import mean_cross_entropy
 from .modeling_mrcfa_head import MrcfaFrameFeatures, MrcfaHead
-from .session_mrcfa import MrcfaStreamingOutput, MrcfaVideoInferenceSession, propagate_in_video, streaming_step
+from .session_mrcfa import MrcfaPropagationMixin, MrcfaStreamingOutput, MrcfaVideoInferenceSession, streaming_step
 
 AUTO_MAP = {
     "AutoConfig": "configuration_mrcfa.MrcfaConfig",
@@ -113,7 +113,7 @@ def _select_layers_by_index(forward):
     return wrapper
 
 
-class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
+class MrcfaForVideoSemanticSegmentation(MrcfaPropagationMixin, SegformerPreTrainedModel):
     """MRCFA video semantic segmentation model: MiT encoder + MRCFA head.
 
     Input a clip `[batch, frames, 3, height, width]` with `frames == config.num_clips` (references oldest first, target
@@ -437,17 +437,6 @@ class MrcfaForVideoSemanticSegmentation(SegformerPreTrainedModel):
         """Streaming (`MrcfaStreamingBackend`): the temporal head's target logits `[B, C, *size]`, without the
         reference decoders' logits."""
         return self.decode_head.clip_forward(target, references, size, reference_logits=False).logits
-
-    def propagate_in_video_iterator(
-        self,
-        inference_session: MrcfaVideoInferenceSession,
-        start_frame_idx: int | None = None,
-        max_frame_num_to_track: int | None = None,
-        show_progress_bar: bool = False,
-    ):
-        """Predict the frames of a preloaded video (`processor.init_video_session(video=...)`) one at a time, as
-        Sam2Video's method does; yields an `MrcfaStreamingOutput` per frame (see `session_mrcfa.propagate_in_video`)."""
-        return propagate_in_video(self, inference_session, start_frame_idx, max_frame_num_to_track, show_progress_bar)
 
     def _valid_size_groups(
         self, pixel_mask: torch.Tensor, batch: int, frames: int, height: int, width: int

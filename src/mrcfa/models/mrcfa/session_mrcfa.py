@@ -40,6 +40,7 @@ from .modeling_mrcfa_head import MrcfaFrameFeatures
 from .video_clips_mrcfa import test_clip_indices
 
 __all__ = [
+    "MrcfaPropagationMixin",
     "MrcfaStreamError",
     "MrcfaStreamingBackend",
     "MrcfaStreamingOutput",
@@ -543,3 +544,19 @@ def propagate_in_video(
         end = min(end, start + max_frame_num_to_track)
     frames = tqdm(range(start, end), desc="propagate in video", disable=not show_progress_bar)
     return (backend(inference_session=session, frame_idx=frame_idx) for frame_idx in frames)
+
+
+class MrcfaPropagationMixin:
+    """Sam2Video's `propagate_in_video_iterator` for an `MrcfaStreamingBackend` (the PyTorch model and the ONNX
+    Runtime runner both inherit it)."""
+
+    def propagate_in_video_iterator(
+        self,
+        inference_session: MrcfaVideoInferenceSession,
+        start_frame_idx: int | None = None,
+        max_frame_num_to_track: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> Iterator[MrcfaStreamingOutput]:
+        """Predict the frames of a preloaded video (`processor.init_video_session(video=...)`) one at a time, as
+        Sam2Video's method does; yields an `MrcfaStreamingOutput` per frame (see `propagate_in_video`)."""
+        return propagate_in_video(self, inference_session, start_frame_idx, max_frame_num_to_track, show_progress_bar)

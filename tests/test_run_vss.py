@@ -331,31 +331,40 @@ def test_argument_mistakes_are_one_line_with_exit_status_2(tmp_path, monkeypatch
 def test_argument_mistakes_come_before_the_data_model_and_trainer_imports(tmp_path):
     # run_vss.py imports only TrainingArguments (and through it torch) before its arguments are checked: the data,
     # the model, datasets and the Trainer wait, and `import mrcfa` does not register in this script
-    code = f"""
-import runpy, sys
-sys.argv = [{str(SCRIPT)!r}, *sys.argv[1:]]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-except SystemExit as exit:
-    assert exit.code == 2, exit.code
-heavy = sorted(m for m in ("datasets", "transformers.trainer", "transformers.modeling_utils",
-                           "mrcfa.models.mrcfa.modeling_mrcfa", "mrcfa.training.trainer") if m in sys.modules)
-assert not heavy, heavy
-import mrcfa
-assert not mrcfa._registered
-print("ok")
-"""
     cases = {
         ("--bogus", "1"): "unrecognized arguments: --bogus 1 (see --help).",
         ("--num_frames", "3"): "--num_frames must be 4 (MRCFA clips) or 1",
         ("--lr_schedule", "cosine"): "--lr_schedule must be 'official_poly' or 'trainer', got 'cosine'.",
     }
+    # one process runs the script once per mistake (each run must stop before the heavy imports)
+    code = f"""
+import runpy, sys
+for args in {[list(args) for args in cases]!r}:
+    sys.argv = [{str(SCRIPT)!r}, *args]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exit:
+        assert exit.code == 2, exit.code
+    heavy = sorted(m for m in ("datasets", "transformers.trainer", "transformers.modeling_utils",
+                               "mrcfa.models.mrcfa.modeling_mrcfa", "mrcfa.training.trainer") if m in sys.modules)
+    assert not heavy, heavy
+    print("stopped:", *args, file=sys.stderr)
+import mrcfa
+assert not mrcfa._registered
+print("ok")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=_env(1), cwd=tmp_path
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith(("run_vss.py: error: ", "stopped: "))]
+    expected = []
     for args, message in cases.items():
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=240, env=_env(1), cwd=tmp_path
-        )
-        assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
-        assert f"run_vss.py: error: {message}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        expected += [f"run_vss.py: error: {message}", "stopped: " + " ".join(args)]
+    assert len(errors) == len(expected) and all(line.startswith(want) for line, want in zip(errors, expected)), (
+        proc.stderr[-2000:]
+    )
 
 
 # ------------------------------------------------------------------------------------------------- bad data

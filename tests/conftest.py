@@ -8,7 +8,11 @@ import torch
 
 FIXTURES = Path(os.environ.get("MRCFA_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, for what they start too
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 # Markers used by transformers' common test suites (tests/test_modeling_mrcfa_common.py runs them).

@@ -155,9 +155,9 @@ def placed_frames(
 
 
 def segmented_frame(frame: Image.Image, labels, palette: np.ndarray, id2label: Mapping[int, str]) -> SegmentedFrame:
-    """The `SegmentedFrame` of a frame from `placed_frames` and its `[H, W]` label map (a tensor or an array)."""
+    """The `SegmentedFrame` of a frame from `placed_frames` and its `[H, W]` label map (a tensor)."""
     index, name = frame.info.pop(_PLACE)
-    label_map = labels.cpu().numpy() if hasattr(labels, "cpu") else np.asarray(labels)
+    label_map = labels.cpu().numpy()
     counts = np.bincount(label_map.ravel(), minlength=len(palette))[: len(palette)]
     return SegmentedFrame(index, name, frame, label_map, counts, palette, id2label)
 

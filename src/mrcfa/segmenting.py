@@ -389,7 +389,7 @@ class _OpenJob:
 
     def _frames(self) -> Iterator[Image.Image]:
         self.started = time.perf_counter()
-        self.position = self.positions.pop(0) if self.positions else 0
+        self.position = self.positions.pop(0)  # at most `streams` videos are open: a line is free
         job = self.job
         self.writer = VideoFolderWriter(
             self.config, job.source, job.output, job.options, progress_position=self.position, progress_desc=job.label

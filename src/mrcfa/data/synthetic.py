@@ -29,6 +29,7 @@ import colorsys
 import json
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -235,8 +236,6 @@ def prepare_synthetic_root(root: str | os.PathLike, overwrite: bool = False) -> 
         raise UsageError(
             f"{root} already holds a synthetic dataset: pass --overwrite to replace it, or choose another folder."
         )
-    import shutil
-
     if (root / "data").exists():
         shutil.rmtree(root / "data")
     for name in SYNTHETIC_FILES:
